@@ -1,0 +1,1 @@
+//! auditq: select Kubernetes audit events exactly and fast.
