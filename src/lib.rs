@@ -1,1 +1,9 @@
 //! auditq: select Kubernetes audit events exactly and fast.
+//!
+//! The data path: [`source`] (files, gzip, stdin) → [`framing`] (lines, prefixes,
+//! EventLists, legacy text) → [`prefilter`] (byte needles) → [`parse`] (simd-json) →
+//! [`query`] (evaluation) → [`sink`] (output). [`search`] runs that path on all cores.
+
+pub mod parse;
+pub mod query;
+pub mod timefmt;

@@ -1,0 +1,234 @@
+//! Field names: the short names people remember, mapped to JSON paths in the Event.
+
+use super::error::{QueryError, Span};
+
+/// A resolved field: where to look in the event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldRef {
+    /// The name as the user wrote it (shown in tables and errors).
+    pub name: String,
+    /// Candidate paths; the first one present in an event is used. `time` needs two because
+    /// v1alpha1/v1beta1 events carry `timestamp` instead of `requestReceivedTimestamp`.
+    pub paths: Vec<Vec<String>>,
+    /// Whether a literal value of this field is written as its own JSON string (`"value"`),
+    /// so the prefilter may look for the quoted form. Fields whose values may be numbers,
+    /// booleans or parts of a larger string get an unquoted needle.
+    pub quoted_needle: bool,
+}
+
+/// Short names: (name, path, quoted string field).
+const SHORT_NAMES: &[(&str, &[&str], bool)] = &[
+    ("user", &["user", "username"], true),
+    ("group", &["user", "groups"], false),
+    ("as", &["impersonatedUser", "username"], true),
+    ("verb", &["verb"], true),
+    ("resource", &["objectRef", "resource"], true),
+    ("subresource", &["objectRef", "subresource"], true),
+    ("ns", &["objectRef", "namespace"], true),
+    ("namespace", &["objectRef", "namespace"], true),
+    ("name", &["objectRef", "name"], true),
+    ("apigroup", &["objectRef", "apiGroup"], true),
+    ("apiversion", &["objectRef", "apiVersion"], true),
+    ("stage", &["stage"], true),
+    ("level", &["level"], true),
+    ("code", &["responseStatus", "code"], false),
+    ("ip", &["sourceIPs"], false),
+    ("ua", &["userAgent"], true),
+    ("uri", &["requestURI"], true),
+    ("auditid", &["auditID"], true),
+    ("decision", &["annotations", "authorization.k8s.io/decision"], true),
+    ("reason", &["annotations", "authorization.k8s.io/reason"], true),
+];
+
+/// Top-level Event keys accepted as bare names, so `requestURI=/healthz` works too.
+const EVENT_KEYS: &[&str] = &[
+    "kind",
+    "apiVersion",
+    "level",
+    "auditID",
+    "stage",
+    "requestURI",
+    "verb",
+    "user",
+    "impersonatedUser",
+    "sourceIPs",
+    "userAgent",
+    "objectRef",
+    "responseStatus",
+    "requestObject",
+    "responseObject",
+    "requestReceivedTimestamp",
+    "stageTimestamp",
+    "annotations",
+    "timestamp",
+    "metadata",
+];
+
+/// Every name a user may type without a dot, for suggestions and docs.
+pub fn known_names() -> impl Iterator<Item = &'static str> {
+    SHORT_NAMES
+        .iter()
+        .map(|(n, _, _)| *n)
+        .chain(std::iter::once("time"))
+        .chain(EVENT_KEYS.iter().copied())
+}
+
+/// Resolves a field as written in the query (`user`, `objectRef.name`,
+/// `annotations."pod-security.kubernetes.io/enforce-policy"`).
+pub fn resolve(text: &str, span: Span) -> Result<FieldRef, QueryError> {
+    let segments = split_path(text, span)?;
+    let name = text.to_string();
+    if segments.len() == 1 && !text.starts_with('"') {
+        let short = segments[0].as_str();
+        if short == "time" {
+            return Ok(FieldRef {
+                name,
+                paths: vec![
+                    vec!["requestReceivedTimestamp".into()],
+                    vec!["timestamp".into()],
+                ],
+                quoted_needle: false,
+            });
+        }
+        if let Some((_, path, quoted)) = SHORT_NAMES.iter().find(|(n, _, _)| *n == short) {
+            return Ok(FieldRef {
+                name,
+                paths: vec![path.iter().map(|s| s.to_string()).collect()],
+                quoted_needle: *quoted,
+            });
+        }
+        if !EVENT_KEYS.contains(&short) {
+            return Err(unknown_field(short, span));
+        }
+    }
+    Ok(FieldRef {
+        name,
+        paths: vec![segments],
+        quoted_needle: false,
+    })
+}
+
+fn unknown_field(name: &str, span: Span) -> QueryError {
+    let err = QueryError::new(format!("unknown field `{name}`"), span);
+    match nearest(name) {
+        Some(best) => err.with_hint(format!(
+            "did you mean `{best}`? (any dotted JSON path works too, e.g. `objectRef.name`)"
+        )),
+        None => err.with_hint(
+            "fields are short names like user, verb, resource, ns, name, code, time, \
+             or dotted JSON paths like objectRef.name",
+        ),
+    }
+}
+
+/// The known name closest to `name` by edit distance, if it is close enough to be a typo.
+pub fn nearest(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    known_names()
+        .map(|candidate| (edit_distance(&lower, &candidate.to_ascii_lowercase()), candidate))
+        .filter(|(d, c)| *d <= (c.len() / 3).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Splits `a.b."c.d".e` into segments; quoted segments may contain dots.
+fn split_path(text: &str, span: Span) -> Result<Vec<String>, QueryError> {
+    let mut segments = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    let mut current = String::new();
+    let mut quoted_segment = false;
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' | '\'' if current.is_empty() && !quoted_segment => {
+                let close = text[i + 1..].find(c).ok_or_else(|| {
+                    QueryError::new(
+                        "unterminated quote in field name",
+                        Span::new(span.start + i, span.end),
+                    )
+                })?;
+                current.push_str(&text[i + 1..i + 1 + close]);
+                quoted_segment = true;
+                while chars.peek().is_some_and(|(j, _)| *j <= i + 1 + close) {
+                    chars.next();
+                }
+            }
+            '.' => {
+                if current.is_empty() && !quoted_segment {
+                    return Err(QueryError::new(
+                        "empty segment in field path",
+                        Span::new(span.start + i, span.start + i + 1),
+                    )
+                    .with_hint("write paths like objectRef.name"));
+                }
+                segments.push(std::mem::take(&mut current));
+                quoted_segment = false;
+            }
+            _ => current.push(c),
+        }
+    }
+    if current.is_empty() && !quoted_segment {
+        return Err(QueryError::new("missing field name", span)
+            .with_hint("a term is field=value, e.g. verb=delete"));
+    }
+    segments.push(current);
+    Ok(segments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sp() -> Span {
+        Span::new(0, 1)
+    }
+
+    #[test]
+    fn short_names_map_to_paths() {
+        let f = resolve("user", sp()).unwrap();
+        assert_eq!(f.paths, vec![vec!["user".to_string(), "username".to_string()]]);
+        let f = resolve("ns", sp()).unwrap();
+        assert_eq!(f.paths[0], vec!["objectRef", "namespace"]);
+        let f = resolve("time", sp()).unwrap();
+        assert_eq!(f.paths.len(), 2);
+    }
+
+    #[test]
+    fn dotted_and_quoted_paths() {
+        let f = resolve("annotations.\"pod-security.kubernetes.io/enforce-policy\"", sp()).unwrap();
+        assert_eq!(
+            f.paths[0],
+            vec!["annotations", "pod-security.kubernetes.io/enforce-policy"]
+        );
+        let f = resolve("requestObject.spec.containers", sp()).unwrap();
+        assert_eq!(f.paths[0].len(), 3);
+    }
+
+    #[test]
+    fn unknown_name_suggests_nearest() {
+        let err = resolve("usr", sp()).unwrap_err();
+        assert!(err.message.contains("unknown field `usr`"));
+        assert!(err.hint.unwrap().contains("`user`"));
+        let err = resolve("namepsace", sp()).unwrap_err();
+        assert!(err.hint.unwrap().contains("`namespace`"));
+    }
+
+    #[test]
+    fn empty_segment_is_an_error() {
+        assert!(resolve("a..b", sp()).is_err());
+        assert!(resolve("a.", sp()).is_err());
+    }
+}

@@ -1,0 +1,30 @@
+//! The query language: `verb=delete resource=secrets`, `user~^system: or code>=400`.
+//!
+//! lexer → parser → [`Expr`] (evaluated against a parsed event in [`eval`]).
+
+pub mod ast;
+pub mod error;
+pub mod eval;
+pub mod fields;
+pub mod lexer;
+pub mod parser;
+pub mod value;
+
+pub use ast::{Expr, Op, Term};
+pub use error::{QueryError, Span};
+
+/// Parses the query parts given on the command line and joins them with AND.
+///
+/// Each part is parsed on its own, so `'verb=get or verb=list' ns=prod` means
+/// `(verb=get or verb=list) and ns=prod`, as a shell user expects.
+pub fn parse_query(parts: &[String]) -> Result<Expr, QueryError> {
+    let mut exprs = Vec::with_capacity(parts.len());
+    for part in parts {
+        let expr = parser::parse_text(part).map_err(|mut e| {
+            e.query = part.clone();
+            e
+        })?;
+        exprs.push(expr);
+    }
+    Ok(Expr::and(exprs))
+}

@@ -1,0 +1,120 @@
+//! Timestamps and durations: what `time<…`, `--since` and `--until` compare.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+/// Nanoseconds since the Unix epoch, UTC. Integers compare fast and exactly.
+pub type Nanos = i64;
+
+/// Parses the timestamps found in audit logs: RFC 3339 (`2026-01-05T10:00:00.123456Z`,
+/// offsets like `-04:00`), and the near-misses seen in the wild (a space instead of `T`,
+/// no zone, read as UTC, as in Panther-normalised events).
+pub fn parse_timestamp(text: &str) -> Option<Nanos> {
+    let text = text.trim();
+    if text.len() < 10 || !text.as_bytes()[0].is_ascii_digit() {
+        return None;
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return t.timestamp_nanos_opt();
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+            return t.and_utc().timestamp_nanos_opt();
+        }
+    }
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_nanos_opt();
+    }
+    None
+}
+
+/// Parses a duration like `90s`, `90m`, `2h`, `7d`, `1w`, or combinations such as `1h30m`.
+pub fn parse_duration(text: &str) -> Option<i64> {
+    let mut total: i64 = 0;
+    let mut digits = String::new();
+    let mut seen_unit = false;
+    for c in text.trim().chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit: i64 = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            'w' => 7 * 86_400,
+            _ => return None,
+        };
+        let n: i64 = digits.parse().ok()?;
+        total = total.checked_add(n.checked_mul(unit)?.checked_mul(1_000_000_000)?)?;
+        digits.clear();
+        seen_unit = true;
+    }
+    if !digits.is_empty() || !seen_unit {
+        return None;
+    }
+    Some(total)
+}
+
+/// Resolves a `--since`/`--until` argument: a duration back from `now`, or a timestamp.
+pub fn parse_time_bound(text: &str, now: DateTime<Utc>) -> Result<Nanos, String> {
+    if let Some(ago) = parse_duration(text) {
+        let now = now.timestamp_nanos_opt().unwrap_or(i64::MAX);
+        return Ok(now.saturating_sub(ago));
+    }
+    parse_timestamp(text).ok_or_else(|| {
+        format!(
+            "`{text}` is neither a duration (like 90m, 2h, 7d) nor an RFC 3339 time \
+             (like 2026-01-05T10:00:00Z)"
+        )
+    })
+}
+
+/// Formats nanoseconds as RFC 3339 UTC with milliseconds, for tables and warnings.
+pub fn format_nanos(nanos: Nanos) -> String {
+    DateTime::<Utc>::from_timestamp_nanos(nanos)
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rfc3339_variants() {
+        let z = parse_timestamp("2026-01-05T10:00:00Z").unwrap();
+        assert_eq!(parse_timestamp("2026-01-05T10:00:00.000000Z"), Some(z));
+        assert_eq!(parse_timestamp("2026-01-05T06:00:00-04:00"), Some(z));
+        assert_eq!(parse_timestamp("2026-01-05 10:00:00"), Some(z));
+        assert_eq!(parse_timestamp("2026-01-05T10:00:00"), Some(z));
+        assert_eq!(
+            parse_timestamp("2026-01-05T10:00:00.5Z"),
+            Some(z + 500_000_000)
+        );
+        assert_eq!(parse_timestamp("yesterday"), None);
+        assert_eq!(parse_timestamp(""), None);
+    }
+
+    #[test]
+    fn parses_durations() {
+        assert_eq!(parse_duration("90m"), Some(90 * 60 * 1_000_000_000));
+        assert_eq!(parse_duration("2h"), Some(2 * 3600 * 1_000_000_000));
+        assert_eq!(parse_duration("7d"), Some(7 * 86_400 * 1_000_000_000));
+        assert_eq!(parse_duration("1h30m"), Some(5400 * 1_000_000_000));
+        assert_eq!(parse_duration("90"), None);
+        assert_eq!(parse_duration("2x"), None);
+        assert_eq!(parse_duration(""), None);
+    }
+
+    #[test]
+    fn time_bound_accepts_both_forms() {
+        let now = DateTime::parse_from_rfc3339("2026-01-05T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let two_hours_ago = parse_time_bound("2h", now).unwrap();
+        assert_eq!(format_nanos(two_hours_ago), "2026-01-05T10:00:00.000Z");
+        assert!(parse_time_bound("2026-01-05T10:00:00Z", now).is_ok());
+        assert!(parse_time_bound("soon", now).unwrap_err().contains("duration"));
+    }
+}
