@@ -4,6 +4,8 @@
 //! EventLists, legacy text) → [`prefilter`] (byte needles) → [`parse`] (simd-json) →
 //! [`query`] (evaluation) → [`sink`] (output). [`search`] runs that path on all cores.
 
+pub mod framing;
 pub mod parse;
+pub mod prefilter;
 pub mod query;
 pub mod timefmt;

@@ -1,0 +1,228 @@
+//! Framing: from raw lines to JSON documents.
+//!
+//! Real inputs are not clean JSON lines: `kubectl logs` mixes klog lines in and may prefix
+//! each line with `[pod/…/container] ` and an RFC 3339 timestamp; files may start with a
+//! BOM and end lines with CRLF; webhook captures hold pretty-printed EventLists; old
+//! clusters wrote the legacy text format. This module recognises each shape.
+
+pub mod legacy;
+
+/// What one physical line holds, after prefixes are removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line<'a> {
+    Blank,
+    /// A JSON object or array (or the first line of a pretty-printed one).
+    Json(&'a [u8]),
+    /// A legacy-format audit line: the text from its own timestamp on.
+    Legacy(&'a [u8]),
+    /// A klog line (`I0105 10:00:00.000000 1 file.go:12] …`).
+    Klog,
+    /// Anything else: YAML, free text, a JSON scalar.
+    Other,
+}
+
+/// Why a line or document was not an event; counted for `--stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Skip {
+    Blank,
+    Klog,
+    NotJson,
+    InvalidJson,
+    NotAnEvent,
+    TooLong,
+}
+
+impl Skip {
+    pub const ALL: [Skip; 6] = [
+        Skip::Blank,
+        Skip::Klog,
+        Skip::NotJson,
+        Skip::InvalidJson,
+        Skip::NotAnEvent,
+        Skip::TooLong,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Skip::Blank => "blank",
+            Skip::Klog => "klog",
+            Skip::NotJson => "not JSON",
+            Skip::InvalidJson => "invalid JSON",
+            Skip::NotAnEvent => "JSON but not an audit event",
+            Skip::TooLong => "longer than --max-line-bytes",
+        }
+    }
+}
+
+/// Classifies one line (without its `\n`).
+pub fn classify(line: &[u8]) -> Line<'_> {
+    let line = strip_line_end(line);
+    let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+    let line = strip_pod_prefix(line);
+    let with_timestamp = line;
+    let (line, had_timestamp) = match strip_timestamp(line) {
+        Some(rest) => (rest, true),
+        None => (line, false),
+    };
+    if had_timestamp && line.starts_with(b"AUDIT: ") {
+        return Line::Legacy(with_timestamp);
+    }
+    let body = trim_start(line);
+    match body.first() {
+        None => Line::Blank,
+        Some(b'{' | b'[') => Line::Json(body),
+        Some(_) if is_klog(body) => Line::Klog,
+        Some(_) => legacy_without_timestamp(line),
+    }
+}
+
+/// `kubectl logs --timestamps` output of a legacy line keeps the legacy line's own
+/// timestamp after the kubelet's; find the `AUDIT: ` marker after one timestamp.
+fn legacy_without_timestamp(line: &[u8]) -> Line<'_> {
+    match line.iter().position(|&b| b == b' ') {
+        Some(space) if looks_like_timestamp(&line[..space]) && line[space + 1..].starts_with(b"AUDIT: ") => {
+            Line::Legacy(line)
+        }
+        _ => Line::Other,
+    }
+}
+
+/// Removes a trailing `\r` (CRLF files).
+pub fn strip_line_end(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn trim_start(line: &[u8]) -> &[u8] {
+    let start = line
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t'))
+        .unwrap_or(line.len());
+    &line[start..]
+}
+
+/// `kubectl logs --prefix`: `[pod/name/container] `.
+fn strip_pod_prefix(line: &[u8]) -> &[u8] {
+    if !line.starts_with(b"[pod/") {
+        return line;
+    }
+    match memchr::memmem::find(line, b"] ") {
+        Some(end) => &line[end + 2..],
+        None => line,
+    }
+}
+
+/// `kubectl logs --timestamps`: an RFC 3339 time and one space. Also the timestamp that
+/// starts a legacy line. Returns the rest of the line.
+fn strip_timestamp(line: &[u8]) -> Option<&[u8]> {
+    if !line.first().is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    let space = memchr::memchr(b' ', &line[..line.len().min(48)])?;
+    looks_like_timestamp(&line[..space]).then(|| &line[space + 1..])
+}
+
+/// `2026-01-05T10:00:00…`: date, `T`, time; the rest (fraction, zone) is not checked.
+fn looks_like_timestamp(text: &[u8]) -> bool {
+    const SHAPE: &[u8] = b"dddd-dd-ddTdd:dd:dd";
+    text.len() >= SHAPE.len()
+        && SHAPE.iter().zip(text).all(|(s, t)| match s {
+            b'd' => t.is_ascii_digit(),
+            other => other == t,
+        })
+}
+
+/// klog header: `Lmmdd hh:mm:ss` with L one of I, W, E, F.
+fn is_klog(line: &[u8]) -> bool {
+    const SHAPE: &[u8] = b"Ldddd dd:dd:dd";
+    line.len() >= SHAPE.len()
+        && SHAPE.iter().zip(line).all(|(s, t)| match s {
+            b'L' => matches!(t, b'I' | b'W' | b'E' | b'F'),
+            b'd' => t.is_ascii_digit(),
+            other => other == t,
+        })
+}
+
+/// A line that opens a pretty-printed document: `{` or `[` alone.
+pub fn opens_document(json: &[u8]) -> bool {
+    let trimmed = trim_end(json);
+    trimmed == b"{" || trimmed == b"["
+}
+
+/// A line that closes a pretty-printed top-level document: `}` or `]` at column 0.
+pub fn closes_document(line: &[u8]) -> bool {
+    let trimmed = trim_end(strip_line_end(line));
+    trimmed == b"}" || trimmed == b"]"
+}
+
+fn trim_end(line: &[u8]) -> &[u8] {
+    let end = line
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t' | b'\r'))
+        .map_or(0, |p| p + 1);
+    &line[..end]
+}
+
+/// Whether a block may be cut just before `next_line`: not inside a pretty-printed
+/// document, whose inner lines are indented and whose last line is `}` or `]`.
+pub fn safe_cut_before(next_line_start: u8) -> bool {
+    !matches!(next_line_start, b' ' | b'\t' | b'}' | b']' | b',' | b'\r' | b'\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_json_and_blank() {
+        assert_eq!(classify(b"{\"a\":1}"), Line::Json(b"{\"a\":1}"));
+        assert_eq!(classify(b"{\"a\":1}\r"), Line::Json(b"{\"a\":1}"));
+        assert_eq!(classify(b"\xEF\xBB\xBF{}"), Line::Json(b"{}"));
+        assert_eq!(classify(b""), Line::Blank);
+        assert_eq!(classify(b"  \r"), Line::Blank);
+    }
+
+    #[test]
+    fn kubectl_prefixes() {
+        assert_eq!(
+            classify(b"2026-01-05T10:00:00.123456789Z {\"a\":1}"),
+            Line::Json(b"{\"a\":1}")
+        );
+        assert_eq!(
+            classify(b"[pod/kube-apiserver-cp1/kube-apiserver] {\"a\":1}"),
+            Line::Json(b"{\"a\":1}")
+        );
+        assert_eq!(
+            classify(b"[pod/kube-apiserver-cp1/kube-apiserver] 2026-01-05T10:00:00+02:00 {}"),
+            Line::Json(b"{}")
+        );
+        assert_eq!(
+            classify(b"2026-01-05T10:00:00.123456789Z I0105 10:00:00.000000       1 x.go:12] hi"),
+            Line::Klog
+        );
+    }
+
+    #[test]
+    fn klog_legacy_and_other() {
+        assert_eq!(classify(b"I0105 10:00:00.000000       1 x.go:12] msg"), Line::Klog);
+        assert_eq!(classify(b"E0317 09:15:55.998046 1 audit.go:126] AUDIT: id=\"x\""), Line::Klog);
+        let legacy = b"2017-06-15T21:50:50.259470834Z AUDIT: id=\"x\" method=\"get\"";
+        assert_eq!(classify(legacy), Line::Legacy(legacy));
+        let both = b"2026-01-05T10:00:00.1Z 2017-06-15T21:50:50Z AUDIT: id=\"x\"";
+        assert_eq!(classify(both), Line::Legacy(&both[23..]));
+        assert_eq!(classify(b"kind: Event"), Line::Other);
+        assert_eq!(classify(b"\"str\""), Line::Other);
+        assert_eq!(classify(b"2026-01-05T10:00:00Z"), Line::Other);
+    }
+
+    #[test]
+    fn document_edges() {
+        assert!(opens_document(b"{"));
+        assert!(opens_document(b"[ "));
+        assert!(!opens_document(b"{}"));
+        assert!(closes_document(b"}\r"));
+        assert!(!closes_document(b"  }"));
+        assert!(safe_cut_before(b'{'));
+        assert!(!safe_cut_before(b' '));
+        assert!(!safe_cut_before(b'}'));
+    }
+}
