@@ -4,8 +4,13 @@
 //! EventLists, legacy text) → [`prefilter`] (byte needles) → [`parse`] (simd-json) →
 //! [`query`] (evaluation) → [`sink`] (output). [`search`] runs that path on all cores.
 
+pub mod block;
+pub mod cli;
 pub mod framing;
 pub mod parse;
 pub mod prefilter;
 pub mod query;
+pub mod search;
+pub mod sink;
+pub mod source;
 pub mod timefmt;

@@ -66,7 +66,12 @@ impl<'t, 'i> Json<'t, 'i> {
     fn at(nodes: &'t [Node<'i>], index: usize) -> Option<(Self, usize)> {
         let len = node_len(nodes.get(index)?);
         let end = index.checked_add(len)?.min(nodes.len());
-        Some((Json { nodes: &nodes[index..end] }, end))
+        Some((
+            Json {
+                nodes: &nodes[index..end],
+            },
+            end,
+        ))
     }
 
     fn first(&self) -> Option<&Node<'i>> {

@@ -39,7 +39,7 @@ pub struct Prefilter {
 }
 
 enum Driver {
-    One(memmem::Finder<'static>),
+    One(Box<memmem::Finder<'static>>),
     Many(AhoCorasick),
 }
 
@@ -54,12 +54,17 @@ impl Prefilter {
         let best = (0..clauses.len()).max_by_key(|&i| clause_rank(&clauses[i]))?;
         let driver_clause = clauses.swap_remove(best);
         let driver = match driver_clause.as_slice() {
-            [one] => Driver::One(memmem::Finder::new(one).into_owned()),
+            [one] => Driver::One(Box::new(memmem::Finder::new(one).into_owned())),
             many => Driver::Many(AhoCorasick::new(many).ok()?),
         };
         let others = clauses
             .iter()
-            .map(|clause| clause.iter().map(|n| memmem::Finder::new(n).into_owned()).collect())
+            .map(|clause| {
+                clause
+                    .iter()
+                    .map(|n| memmem::Finder::new(n).into_owned())
+                    .collect()
+            })
             .collect();
         let mut triggers: Vec<&[u8]> = ESCAPE_TRIGGERS.to_vec();
         triggers.extend(DOCUMENT_TRIGGERS);
@@ -114,9 +119,12 @@ impl Prefilter {
     }
 
     fn next_trigger(&self, block: &[u8], from: usize) -> Option<(usize, bool)> {
-        self.triggers
-            .find(&block[from..])
-            .map(|m| (from + m.start(), m.pattern().as_usize() >= ESCAPE_TRIGGERS.len()))
+        self.triggers.find(&block[from..]).map(|m| {
+            (
+                from + m.start(),
+                m.pattern().as_usize() >= ESCAPE_TRIGGERS.len(),
+            )
+        })
     }
 
     /// Whether a line found by the driver or a trigger needs parsing.
@@ -125,7 +133,8 @@ impl Prefilter {
             .others
             .iter()
             .all(|clause| clause.iter().any(|f| f.find(line).is_some()));
-        has_all && self.driver_present(line) || self.escape_finders.iter().any(|f| f.find(line).is_some())
+        has_all && self.driver_present(line)
+            || self.escape_finders.iter().any(|f| f.find(line).is_some())
     }
 
     fn driver_present(&self, line: &[u8]) -> bool {
@@ -230,12 +239,24 @@ mod tests {
 
     #[test]
     fn derives_quoted_needles() {
-        assert_eq!(needles("verb=delete resource=secrets"), vec![vec![b("\"delete\"")], vec![b("\"secrets\"")]]);
+        assert_eq!(
+            needles("verb=delete resource=secrets"),
+            vec![vec![b("\"delete\"")], vec![b("\"secrets\"")]]
+        );
         assert_eq!(needles("user=system:*"), vec![vec![b("\"system:")]]);
         assert_eq!(needles("user=*admin"), vec![vec![b("admin\"")]]);
-        assert_eq!(needles("verb=get,list"), vec![vec![b("\"get\""), b("\"list\"")]]);
-        assert_eq!(needles("group=system:masters"), vec![vec![b("system:masters")]]);
-        assert_eq!(needles("requestObject.spec.hostNetwork=true"), vec![vec![b("true")]]);
+        assert_eq!(
+            needles("verb=get,list"),
+            vec![vec![b("\"get\""), b("\"list\"")]]
+        );
+        assert_eq!(
+            needles("group=system:masters"),
+            vec![vec![b("system:masters")]]
+        );
+        assert_eq!(
+            needles("requestObject.spec.hostNetwork=true"),
+            vec![vec![b("true")]]
+        );
     }
 
     #[test]
@@ -267,13 +288,18 @@ mod tests {
 
     #[test]
     fn scans_candidate_lines() {
-        let block = "{\"verb\":\"get\"}\n{\"verb\":\"delete\",\"r\":\"secrets\"}\n{\"verb\":\"delete\"}\n";
-        assert_eq!(scan("verb=delete resource=secrets", block), vec![Found::Line(15, 46)]);
+        let block =
+            "{\"verb\":\"get\"}\n{\"verb\":\"delete\",\"r\":\"secrets\"}\n{\"verb\":\"delete\"}\n";
+        assert_eq!(
+            scan("verb=delete resource=secrets", block),
+            vec![Found::Line(15, 46)]
+        );
     }
 
     #[test]
     fn escapes_and_legacy_lines_are_candidates() {
-        let block = "{\"verb\":\"\\u0064elete\"}\n{\"a\":1}\n2017-01-01T00:00:00Z AUDIT: id=\"x\"\n";
+        let block =
+            "{\"verb\":\"\\u0064elete\"}\n{\"a\":1}\n2017-01-01T00:00:00Z AUDIT: id=\"x\"\n";
         assert_eq!(
             scan("verb=delete", block),
             vec![Found::Line(0, 22), Found::Line(31, 65)]
@@ -283,6 +309,9 @@ mod tests {
     #[test]
     fn pretty_documents_stop_the_scan() {
         let block = "{\"verb\":\"delete\"}\n{\n  \"verb\": \"delete\"\n}\n";
-        assert_eq!(scan("verb=delete", block), vec![Found::Line(0, 17), Found::Document(18)]);
+        assert_eq!(
+            scan("verb=delete", block),
+            vec![Found::Line(0, 17), Found::Document(18)]
+        );
     }
 }

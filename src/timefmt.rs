@@ -115,6 +115,10 @@ mod tests {
         let two_hours_ago = parse_time_bound("2h", now).unwrap();
         assert_eq!(format_nanos(two_hours_ago), "2026-01-05T10:00:00.000Z");
         assert!(parse_time_bound("2026-01-05T10:00:00Z", now).is_ok());
-        assert!(parse_time_bound("soon", now).unwrap_err().contains("duration"));
+        assert!(
+            parse_time_bound("soon", now)
+                .unwrap_err()
+                .contains("duration")
+        );
     }
 }

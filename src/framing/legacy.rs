@@ -40,7 +40,10 @@ pub fn to_event_json(line: &[u8]) -> Option<Vec<u8>> {
     }
     event.raw("user", &user_object(get("user"), get("groups")));
     if let Some(name) = get("as") {
-        event.raw("impersonatedUser", &user_object(Some(name), get("asgroups")));
+        event.raw(
+            "impersonatedUser",
+            &user_object(Some(name), get("asgroups")),
+        );
     }
     if let Some(ip) = get("ip") {
         event.raw("sourceIPs", &string_array(ip.split(',').map(str::trim)));
@@ -49,7 +52,10 @@ pub fn to_event_json(line: &[u8]) -> Option<Vec<u8>> {
         event.raw("objectRef", &object_ref);
     }
     if let Some(code) = get("response").and_then(|r| r.parse::<u16>().ok()) {
-        event.raw("responseStatus", format!("{{\"metadata\":{{}},\"code\":{code}}}").as_bytes());
+        event.raw(
+            "responseStatus",
+            format!("{{\"metadata\":{{}},\"code\":{code}}}").as_bytes(),
+        );
     }
     event.string("requestReceivedTimestamp", timestamp);
     event.string("stageTimestamp", timestamp);
@@ -196,7 +202,9 @@ fn unquote(text: &str) -> Option<(String, &str)> {
                             'u' => 4,
                             _ => 8,
                         };
-                        let hex: String = (0..digits).filter_map(|_| chars.next().map(|(_, h)| h)).collect();
+                        let hex: String = (0..digits)
+                            .filter_map(|_| chars.next().map(|(_, h)| h))
+                            .collect();
                         let code = u32::from_str_radix(&hex, 16).ok()?;
                         out.push(char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER));
                     }
@@ -230,8 +238,18 @@ mod tests {
                 let obj = ev.get("objectRef").unwrap();
                 assert_eq!(obj.get("resource").unwrap().as_str(), Some("endpoints"));
                 assert_eq!(obj.get("namespace").unwrap().as_str(), Some("kube-system"));
-                assert_eq!(obj.get("name").unwrap().as_str(), Some("kube-controller-manager"));
-                assert_eq!(ev.get("responseStatus").unwrap().get("code").unwrap().as_f64(), Some(200.0));
+                assert_eq!(
+                    obj.get("name").unwrap().as_str(),
+                    Some("kube-controller-manager")
+                );
+                assert_eq!(
+                    ev.get("responseStatus")
+                        .unwrap()
+                        .get("code")
+                        .unwrap()
+                        .as_f64(),
+                    Some(200.0)
+                );
             })
             .unwrap();
     }

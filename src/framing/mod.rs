@@ -80,7 +80,10 @@ pub fn classify(line: &[u8]) -> Line<'_> {
 /// timestamp after the kubelet's; find the `AUDIT: ` marker after one timestamp.
 fn legacy_without_timestamp(line: &[u8]) -> Line<'_> {
     match line.iter().position(|&b| b == b' ') {
-        Some(space) if looks_like_timestamp(&line[..space]) && line[space + 1..].starts_with(b"AUDIT: ") => {
+        Some(space)
+            if looks_like_timestamp(&line[..space])
+                && line[space + 1..].starts_with(b"AUDIT: ") =>
+        {
             Line::Legacy(line)
         }
         _ => Line::Other,
@@ -165,7 +168,10 @@ fn trim_end(line: &[u8]) -> &[u8] {
 /// Whether a block may be cut just before `next_line`: not inside a pretty-printed
 /// document, whose inner lines are indented and whose last line is `}` or `]`.
 pub fn safe_cut_before(next_line_start: u8) -> bool {
-    !matches!(next_line_start, b' ' | b'\t' | b'}' | b']' | b',' | b'\r' | b'\n')
+    !matches!(
+        next_line_start,
+        b' ' | b'\t' | b'}' | b']' | b',' | b'\r' | b'\n'
+    )
 }
 
 #[cfg(test)]
@@ -203,8 +209,14 @@ mod tests {
 
     #[test]
     fn klog_legacy_and_other() {
-        assert_eq!(classify(b"I0105 10:00:00.000000       1 x.go:12] msg"), Line::Klog);
-        assert_eq!(classify(b"E0317 09:15:55.998046 1 audit.go:126] AUDIT: id=\"x\""), Line::Klog);
+        assert_eq!(
+            classify(b"I0105 10:00:00.000000       1 x.go:12] msg"),
+            Line::Klog
+        );
+        assert_eq!(
+            classify(b"E0317 09:15:55.998046 1 audit.go:126] AUDIT: id=\"x\""),
+            Line::Klog
+        );
         let legacy = b"2017-06-15T21:50:50.259470834Z AUDIT: id=\"x\" method=\"get\"";
         assert_eq!(classify(legacy), Line::Legacy(legacy));
         let both = b"2026-01-05T10:00:00.1Z 2017-06-15T21:50:50Z AUDIT: id=\"x\"";

@@ -62,7 +62,10 @@ impl fmt::Display for QueryError {
             .chars()
             .count();
         let end = self.span.end.clamp(self.span.start, self.query.len());
-        let width = self.query[self.span.start.min(end)..end].chars().count().max(1);
+        let width = self.query[self.span.start.min(end)..end]
+            .chars()
+            .count()
+            .max(1);
         write!(f, "  {}{}", " ".repeat(start), "^".repeat(width))?;
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {hint}")?;

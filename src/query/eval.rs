@@ -37,13 +37,21 @@ impl Term {
 
 /// Walks `path` from `value`, fanning out over arrays met on the way and at the end,
 /// and reports whether `test` holds for any value reached.
-pub fn any_leaf(value: Json<'_, '_>, path: &[String], test: &mut dyn FnMut(Json<'_, '_>) -> bool) -> bool {
+pub fn any_leaf(
+    value: Json<'_, '_>,
+    path: &[String],
+    test: &mut dyn FnMut(Json<'_, '_>) -> bool,
+) -> bool {
     if value.is_array() {
-        return value.elements().any(|element| any_leaf(element, path, test));
+        return value
+            .elements()
+            .any(|element| any_leaf(element, path, test));
     }
     match path.split_first() {
         None => test(value),
-        Some((key, rest)) => value.get(key).is_some_and(|child| any_leaf(child, rest, test)),
+        Some((key, rest)) => value
+            .get(key)
+            .is_some_and(|child| any_leaf(child, rest, test)),
     }
 }
 
@@ -70,7 +78,9 @@ mod tests {
         assert!(check("ua~^kubectl/"));
         assert!(check("decision=allow"));
         assert!(check("reason='RBAC: allowed'"));
-        assert!(check("apiversion=v1 stage=ResponseComplete level=Metadata auditid=a1"));
+        assert!(check(
+            "apiversion=v1 stage=ResponseComplete level=Metadata auditid=a1"
+        ));
         assert!(check("uri=/api/v1/namespaces/prod/secrets/db"));
         assert!(!check("verb=get"));
     }
@@ -86,7 +96,9 @@ mod tests {
         assert!(check("user!~^system:"));
         assert!(check("user=al*"));
         assert!(check("verb=get,list,delete"));
-        assert!(check("time>=2026-01-05T10:00:00Z time<2026-01-05T10:00:01Z"));
+        assert!(check(
+            "time>=2026-01-05T10:00:00Z time<2026-01-05T10:00:01Z"
+        ));
         assert!(!check("time>2026-01-05T10:00:00Z"));
     }
 
@@ -105,9 +117,13 @@ mod tests {
         assert!(!check("as=bob"));
         assert!(check("as!=bob"));
         assert!(!check("subresource=exec"));
-        assert!(check("requestObject.spec.containers.securityContext.privileged=true"));
+        assert!(check(
+            "requestObject.spec.containers.securityContext.privileged=true"
+        ));
         assert!(check("requestObject.spec.containers.name=b"));
-        assert!(check("annotations.\"pod-security.kubernetes.io/enforce-policy\"=restricted*"));
+        assert!(check(
+            "annotations.\"pod-security.kubernetes.io/enforce-policy\"=restricted*"
+        ));
         assert!(!check("group=system:masters"));
         assert!(check("group!=system:masters"));
         assert!(check("objectRef.name=*"));

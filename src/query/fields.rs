@@ -36,8 +36,16 @@ const SHORT_NAMES: &[(&str, &[&str], bool)] = &[
     ("ua", &["userAgent"], true),
     ("uri", &["requestURI"], true),
     ("auditid", &["auditID"], true),
-    ("decision", &["annotations", "authorization.k8s.io/decision"], true),
-    ("reason", &["annotations", "authorization.k8s.io/reason"], true),
+    (
+        "decision",
+        &["annotations", "authorization.k8s.io/decision"],
+        true,
+    ),
+    (
+        "reason",
+        &["annotations", "authorization.k8s.io/reason"],
+        true,
+    ),
 ];
 
 /// Top-level Event keys accepted as bare names, so `requestURI=/healthz` works too.
@@ -125,7 +133,12 @@ fn unknown_field(name: &str, span: Span) -> QueryError {
 pub fn nearest(name: &str) -> Option<&'static str> {
     let lower = name.to_ascii_lowercase();
     known_names()
-        .map(|candidate| (edit_distance(&lower, &candidate.to_ascii_lowercase()), candidate))
+        .map(|candidate| {
+            (
+                edit_distance(&lower, &candidate.to_ascii_lowercase()),
+                candidate,
+            )
+        })
         .filter(|(d, c)| *d <= (c.len() / 3).max(2))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -199,7 +212,10 @@ mod tests {
     #[test]
     fn short_names_map_to_paths() {
         let f = resolve("user", sp()).unwrap();
-        assert_eq!(f.paths, vec![vec!["user".to_string(), "username".to_string()]]);
+        assert_eq!(
+            f.paths,
+            vec![vec!["user".to_string(), "username".to_string()]]
+        );
         let f = resolve("ns", sp()).unwrap();
         assert_eq!(f.paths[0], vec!["objectRef", "namespace"]);
         let f = resolve("time", sp()).unwrap();
@@ -208,7 +224,11 @@ mod tests {
 
     #[test]
     fn dotted_and_quoted_paths() {
-        let f = resolve("annotations.\"pod-security.kubernetes.io/enforce-policy\"", sp()).unwrap();
+        let f = resolve(
+            "annotations.\"pod-security.kubernetes.io/enforce-policy\"",
+            sp(),
+        )
+        .unwrap();
         assert_eq!(
             f.paths[0],
             vec!["annotations", "pod-security.kubernetes.io/enforce-policy"]

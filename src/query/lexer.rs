@@ -87,8 +87,11 @@ impl Lexer<'_> {
             };
         }
         if field.is_empty() {
-            return Err(QueryError::new("missing field name before the operator", Span::new(start, start + 1))
-                .with_hint("a term is field=value, e.g. verb=delete"));
+            return Err(QueryError::new(
+                "missing field name before the operator",
+                Span::new(start, start + 1),
+            )
+            .with_hint("a term is field=value, e.g. verb=delete"));
         }
         let (op, op_span) = self.scan_operator();
         let values = self.scan_values(op, op_span)?;
@@ -138,8 +141,10 @@ impl Lexer<'_> {
             }
             out.push(c);
         }
-        Err(QueryError::new("unterminated quote", Span::new(start, self.text.len()))
-            .with_hint(format!("close the value with {quote}")))
+        Err(
+            QueryError::new("unterminated quote", Span::new(start, self.text.len()))
+                .with_hint(format!("close the value with {quote}")),
+        )
     }
 
     fn scan_operator(&mut self) -> (Op, Span) {
@@ -211,7 +216,14 @@ impl Lexer<'_> {
 fn bare_word(word: &str, span: Span) -> QueryError {
     let err = QueryError::new(format!("`{word}` is not a comparison"), span);
     const VERBS: &[&str] = &[
-        "get", "list", "watch", "create", "update", "patch", "delete", "deletecollection",
+        "get",
+        "list",
+        "watch",
+        "create",
+        "update",
+        "patch",
+        "delete",
+        "deletecollection",
     ];
     if VERBS.contains(&word) {
         err.with_hint(format!("did you mean verb={word}?"))
@@ -229,14 +241,20 @@ mod tests {
     use super::*;
 
     fn terms(text: &str) -> Vec<Token> {
-        tokenize(text).unwrap().into_iter().map(|(t, _)| t).collect()
+        tokenize(text)
+            .unwrap()
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect()
     }
 
     #[test]
     fn lexes_terms_and_keywords() {
         let toks = terms("verb=delete and (ns!=prod or not user~^sys)");
         assert_eq!(toks.len(), 8);
-        assert!(matches!(&toks[0], Token::Term(t) if t.field == "verb" && t.op == Op::Eq && t.values[0].0 == "delete"));
+        assert!(
+            matches!(&toks[0], Token::Term(t) if t.field == "verb" && t.op == Op::Eq && t.values[0].0 == "delete")
+        );
         assert_eq!(toks[1], Token::And);
         assert_eq!(toks[2], Token::LParen);
         assert!(matches!(&toks[3], Token::Term(t) if t.op == Op::Ne));
@@ -256,7 +274,10 @@ mod tests {
             ("ua!~x", Op::NotMatch),
             ("verb==get", Op::Eq),
         ] {
-            assert!(matches!(&terms(text)[0], Token::Term(t) if t.op == op), "{text}");
+            assert!(
+                matches!(&terms(text)[0], Token::Term(t) if t.op == op),
+                "{text}"
+            );
         }
     }
 
@@ -264,7 +285,10 @@ mod tests {
     fn lexes_lists_and_quotes() {
         let toks = terms(r#"verb=get,list 'reason'="RBAC: \"x\"" ua~'a b'"#);
         let Token::Term(t) = &toks[0] else { panic!() };
-        assert_eq!(t.values.iter().map(|v| v.0.as_str()).collect::<Vec<_>>(), ["get", "list"]);
+        assert_eq!(
+            t.values.iter().map(|v| v.0.as_str()).collect::<Vec<_>>(),
+            ["get", "list"]
+        );
         let Token::Term(t) = &toks[1] else { panic!() };
         assert_eq!(t.field, "'reason'");
         assert_eq!(t.values[0].0, "RBAC: \"x\"");

@@ -21,8 +21,10 @@ pub fn parse_text(text: &str) -> Result<Expr, QueryError> {
     let expr = parser.or_expr()?;
     match parser.tokens.get(parser.pos) {
         None => Ok(expr),
-        Some((Token::RParen, span)) => Err(QueryError::new("unmatched `)`", *span)
-            .with_hint("remove it or add the `(` it closes")),
+        Some((Token::RParen, span)) => {
+            Err(QueryError::new("unmatched `)`", *span)
+                .with_hint("remove it or add the `(` it closes"))
+        }
         Some((_, span)) => Err(QueryError::new("unexpected token", *span)),
     }
 }
@@ -90,7 +92,9 @@ impl Parser {
             Token::LParen => {
                 let inner = self.or_expr()?;
                 if self.peek() != Some(&Token::RParen) {
-                    return Err(QueryError::new("unclosed `(`", span).with_hint("add the missing `)`"));
+                    return Err(
+                        QueryError::new("unclosed `(`", span).with_hint("add the missing `)`")
+                    );
                 }
                 self.pos += 1;
                 Ok(inner)
@@ -168,7 +172,10 @@ mod tests {
     fn shape(expr: &Expr) -> String {
         match expr {
             Expr::All => "*".into(),
-            Expr::And(p) => format!("(and {})", p.iter().map(shape).collect::<Vec<_>>().join(" ")),
+            Expr::And(p) => format!(
+                "(and {})",
+                p.iter().map(shape).collect::<Vec<_>>().join(" ")
+            ),
             Expr::Or(p) => format!("(or {})", p.iter().map(shape).collect::<Vec<_>>().join(" ")),
             Expr::Not(e) => format!("(not {})", shape(e)),
             Expr::Term(t) => format!("{}{}", t.field.name, t.op.as_str()),
@@ -181,9 +188,18 @@ mod tests {
 
     #[test]
     fn precedence() {
-        assert_eq!(parsed("verb=a or verb=b ns=c"), "(or verb= (and verb= ns=))");
-        assert_eq!(parsed("verb=a and verb=b or ns=c"), "(or (and verb= verb=) ns=)");
-        assert_eq!(parsed("(verb=a or verb=b) ns=c"), "(and (or verb= verb=) ns=)");
+        assert_eq!(
+            parsed("verb=a or verb=b ns=c"),
+            "(or verb= (and verb= ns=))"
+        );
+        assert_eq!(
+            parsed("verb=a and verb=b or ns=c"),
+            "(or (and verb= verb=) ns=)"
+        );
+        assert_eq!(
+            parsed("(verb=a or verb=b) ns=c"),
+            "(and (or verb= verb=) ns=)"
+        );
         assert_eq!(parsed("not verb=a ns=b"), "(and (not verb=) ns=)");
         assert_eq!(parsed("!(verb=a or ns=b)"), "(not (or verb= ns=))");
         assert_eq!(parsed(""), "*");
@@ -197,7 +213,10 @@ mod tests {
             parsed("resource=pods/exec,secrets"),
             "(or (and resource= subresource=) resource=)"
         );
-        assert_eq!(parsed("resource!=pods/exec"), "(not (and resource= subresource=))");
+        assert_eq!(
+            parsed("resource!=pods/exec"),
+            "(not (and resource= subresource=))"
+        );
     }
 
     #[test]

@@ -11,9 +11,14 @@ use regex::Regex;
 pub enum Pattern {
     /// `=`: the exact text; `number` is set when the text is a number, so `code=404`
     /// also equals a JSON `404.0`.
-    Exact { text: String, number: Option<f64> },
+    Exact {
+        text: String,
+        number: Option<f64>,
+    },
     /// `=` with `*`: the literal pieces between the stars.
-    Glob { parts: Vec<String> },
+    Glob {
+        parts: Vec<String>,
+    },
     Regex(Regex),
     Number(f64),
     Time(Nanos),
@@ -102,7 +107,11 @@ fn compare(op: Op, ordering: Option<std::cmp::Ordering>) -> bool {
 
 fn parse_number(text: &str) -> Option<f64> {
     let t = text.trim();
-    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) {
+    if t.is_empty()
+        || !t
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
+    {
         return None;
     }
     t.parse().ok()

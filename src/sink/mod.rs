@@ -1,0 +1,229 @@
+//! Sinks: how matched events are written. Workers format events into per-block buffers
+//! (in parallel); the writer adds what spans blocks (headers, JSON array brackets, totals).
+
+pub mod table;
+
+use crate::parse::Json;
+use crate::query::eval::any_leaf;
+use crate::query::fields::{self, FieldRef};
+use crate::query::{QueryError, Span};
+
+/// The `-o/--output` choice.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Format {
+    /// Each event as its JSON text, one per line (the original bytes where there are any).
+    Jsonl,
+    /// A JSON array of events.
+    Json,
+    Table,
+    Wide,
+    Csv,
+    Tsv,
+    /// `fields=a,b`: the named fields, tab-separated, no header.
+    Fields(Vec<FieldRef>),
+}
+
+impl Format {
+    /// Parses the `-o` argument.
+    pub fn parse(text: &str) -> Result<Format, String> {
+        Ok(match text {
+            "jsonl" | "raw" => Format::Jsonl,
+            "json" => Format::Json,
+            "table" => Format::Table,
+            "wide" => Format::Wide,
+            "csv" => Format::Csv,
+            "tsv" => Format::Tsv,
+            other => match other.strip_prefix("fields=") {
+                Some(list) => Format::Fields(parse_field_list(list).map_err(|e| e.to_string())?),
+                None => {
+                    return Err(format!(
+                        "unknown output format `{other}`: use jsonl, json, table, wide, csv, tsv or fields=a,b"
+                    ));
+                }
+            },
+        })
+    }
+}
+
+/// Parses `user,verb,objectRef.name` into fields (used by `fields=` and `--count-by`).
+pub fn parse_field_list(list: &str) -> Result<Vec<FieldRef>, QueryError> {
+    let mut offset = 0;
+    let mut out = Vec::new();
+    for name in list.split(',') {
+        let span = Span::new(offset, offset + name.len());
+        offset += name.len() + 1;
+        let field = fields::resolve(name.trim(), span).map_err(|mut e| {
+            e.query = list.to_string();
+            e
+        })?;
+        out.push(field);
+    }
+    Ok(out)
+}
+
+/// The text of a field in an event: scalars as they are, several values (arrays) joined
+/// with `,`, objects as compact JSON, missing as empty.
+pub fn field_text(event: Json<'_, '_>, field: &FieldRef) -> String {
+    let path = field
+        .paths
+        .iter()
+        .find(|p| any_leaf(event, p, &mut |_| true))
+        .or(field.paths.first());
+    let mut values: Vec<String> = Vec::new();
+    if let Some(path) = path {
+        any_leaf(event, path, &mut |leaf| {
+            values.push(match leaf.scalar_text() {
+                Some(text) => text.into_owned(),
+                None => {
+                    let mut json = Vec::new();
+                    leaf.write_json(&mut json);
+                    String::from_utf8_lossy(&json).into_owned()
+                }
+            });
+            false
+        });
+    }
+    values.join(",")
+}
+
+/// Formats events for one output format into a block buffer.
+pub struct EventWriter {
+    pub format: Format,
+    pub color: bool,
+    columns: Vec<table::Column>,
+}
+
+impl EventWriter {
+    pub fn new(format: Format, color: bool) -> Self {
+        let columns = match format {
+            Format::Wide => table::wide_columns(),
+            _ => table::default_columns(),
+        };
+        EventWriter {
+            format,
+            color,
+            columns,
+        }
+    }
+
+    /// The first line(s) written before any event, if the format has one.
+    pub fn header(&self) -> Option<Vec<u8>> {
+        let names = || self.columns.iter().map(|c| c.title);
+        match self.format {
+            Format::Table | Format::Wide => Some(table::header(&self.columns, self.color)),
+            Format::Csv => {
+                Some(format!("{}\n", names().collect::<Vec<_>>().join(",")).into_bytes())
+            }
+            Format::Tsv => {
+                Some(format!("{}\n", names().collect::<Vec<_>>().join("\t")).into_bytes())
+            }
+            _ => None,
+        }
+    }
+
+    /// Writes one matched event. `original` is the event's own JSON text when the input
+    /// held it whole (one line), so jsonl output is byte for byte the input.
+    pub fn write(&self, event: Json<'_, '_>, original: Option<&[u8]>, out: &mut Vec<u8>) {
+        match &self.format {
+            Format::Jsonl | Format::Json => match original {
+                Some(bytes) => out.extend_from_slice(bytes),
+                None => event.write_json(out),
+            },
+            Format::Table | Format::Wide => table::row(&self.columns, event, self.color, out),
+            Format::Csv => {
+                let cells: Vec<String> = self
+                    .columns
+                    .iter()
+                    .map(|c| csv_cell(&c.text(event)))
+                    .collect();
+                out.extend_from_slice(cells.join(",").as_bytes());
+            }
+            Format::Tsv => {
+                let cells: Vec<String> = self
+                    .columns
+                    .iter()
+                    .map(|c| tsv_cell(&c.text(event)))
+                    .collect();
+                out.extend_from_slice(cells.join("\t").as_bytes());
+            }
+            Format::Fields(fields) => {
+                let cells: Vec<String> = fields
+                    .iter()
+                    .map(|f| tsv_cell(&field_text(event, f)))
+                    .collect();
+                out.extend_from_slice(cells.join("\t").as_bytes());
+            }
+        }
+        out.push(b'\n');
+    }
+}
+
+fn csv_cell(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+fn tsv_cell(text: &str) -> String {
+    text.replace(['\t', '\n', '\r'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::Parser;
+
+    const EVENT: &[u8] = br#"{"kind":"Event","verb":"get","user":{"username":"a,b","groups":["g1","g2"]},"objectRef":{"resource":"pods","subresource":"exec","namespace":"ns"},"responseStatus":{"code":403},"requestReceivedTimestamp":"2026-01-05T10:00:00.123456Z"}"#;
+
+    fn render(format: &str) -> String {
+        let writer = EventWriter::new(Format::parse(format).unwrap(), false);
+        let mut out = writer.header().unwrap_or_default();
+        Parser::default()
+            .with_parsed(EVENT, |ev| writer.write(ev, Some(EVENT), &mut out))
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn jsonl_is_the_original() {
+        assert_eq!(render("jsonl").as_bytes(), [EVENT, b"\n"].concat());
+    }
+
+    #[test]
+    fn fields_and_csv() {
+        assert_eq!(render("fields=verb,group,code,as"), "get\tg1,g2\t403\t\n");
+        let csv = render("csv");
+        assert!(
+            csv.starts_with("TIME,VERB,USER,RESOURCE,NAMESPACE,NAME,CODE\n"),
+            "{csv}"
+        );
+        assert!(csv.contains("\"a,b\""));
+        assert!(csv.contains("pods/exec"));
+        assert!(render("tsv").contains("get\ta,b\tpods/exec\tns\t\t403"));
+    }
+
+    #[test]
+    fn table_has_header_and_row() {
+        let text = render("table");
+        let mut lines = text.lines();
+        assert!(lines.next().unwrap().starts_with("TIME"));
+        let row = lines.next().unwrap();
+        assert!(
+            row.contains("2026-01-05T10:00:00.123Z")
+                && row.contains("pods/exec")
+                && row.contains("403")
+        );
+    }
+
+    #[test]
+    fn bad_formats_are_errors() {
+        assert!(Format::parse("yaml").is_err());
+        assert!(
+            Format::parse("fields=usr")
+                .unwrap_err()
+                .contains("did you mean `user`")
+        );
+    }
+}
