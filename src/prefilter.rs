@@ -13,11 +13,11 @@ use crate::query::{Expr, Op, Term, value::Pattern};
 use aho_corasick::AhoCorasick;
 use memchr::memmem;
 
-/// Byte strings that make a line a candidate whatever its needles (see module docs).
-const ESCAPE_TRIGGERS: [&[u8]; 3] = [b"\\u", b"\\/", b"AUDIT: "];
-/// Line endings that mean a pretty-printed document starts: such a block is framed line
-/// by line, without the prefilter, because one event spans many lines.
-const DOCUMENT_TRIGGERS: [&[u8]; 4] = [b"{\n", b"[\n", b"{\r", b"[\r"];
+/// The legacy text marker: such lines are always candidates (their fields are derived).
+const LEGACY_MARKER: &[u8] = b"AUDIT: ";
+/// A line that starts with white space only occurs inside a pretty-printed document; such
+/// a block is framed line by line, without the prefilter, because one event spans lines.
+const INDENTED_LINE: [&[u8]; 2] = [b"\n ", b"\n\t"];
 
 /// Needles in conjunctive normal form: every clause must have one of its needles present.
 pub type Clauses = Vec<Vec<Vec<u8>>>;
@@ -34,8 +34,10 @@ pub enum Found {
 pub struct Prefilter {
     driver: Driver,
     others: Vec<Vec<memmem::Finder<'static>>>,
-    triggers: AhoCorasick,
-    escape_finders: Vec<memmem::Finder<'static>>,
+    legacy: memmem::Finder<'static>,
+    indented: Vec<memmem::Finder<'static>>,
+    /// Characters of the needles: an escape (`\u0064`, `\/`) of one of them may hide a needle.
+    needle_chars: Vec<char>,
 }
 
 enum Driver {
@@ -51,6 +53,18 @@ impl Prefilter {
         if clauses.is_empty() {
             return None;
         }
+        let mut needle_chars: Vec<char> = clauses
+            .iter()
+            .flatten()
+            .flat_map(|n| {
+                String::from_utf8_lossy(n)
+                    .chars()
+                    .filter(|c| *c != '"')
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        needle_chars.sort_unstable();
+        needle_chars.dedup();
         let best = (0..clauses.len()).max_by_key(|&i| clause_rank(&clauses[i]))?;
         let driver_clause = clauses.swap_remove(best);
         let driver = match driver_clause.as_slice() {
@@ -66,43 +80,52 @@ impl Prefilter {
                     .collect()
             })
             .collect();
-        let mut triggers: Vec<&[u8]> = ESCAPE_TRIGGERS.to_vec();
-        triggers.extend(DOCUMENT_TRIGGERS);
         Some(Prefilter {
             driver,
             others,
-            triggers: AhoCorasick::new(triggers).ok()?,
-            escape_finders: ESCAPE_TRIGGERS
+            legacy: memmem::Finder::new(LEGACY_MARKER).into_owned(),
+            indented: INDENTED_LINE
                 .iter()
                 .map(|t| memmem::Finder::new(t).into_owned())
                 .collect(),
+            needle_chars,
         })
     }
 
     /// Scans `block` for candidate lines, calling `on_found` for each in order.
-    /// Stops after a [`Found::Document`], since the rest of the block needs full framing.
+    /// A block with a pretty-printed document is handed over whole as [`Found::Document`].
     pub fn scan(&self, block: &[u8], mut on_found: impl FnMut(Found)) {
+        if self.indented.iter().any(|f| f.find(block).is_some()) {
+            on_found(Found::Document(0));
+            return;
+        }
+        let triggers = self.trigger_positions(block);
+        let mut triggers = triggers.iter().copied().peekable();
         let mut pos = 0;
-        let mut next_trigger = self.next_trigger(block, 0);
+        let mut next_needle = self.next_needle(block, 0);
         while pos < block.len() {
-            if next_trigger.is_some_and(|(at, _)| at < pos) {
-                next_trigger = self.next_trigger(block, pos);
+            if next_needle.is_some_and(|at| at < pos) {
+                next_needle = self.next_needle(block, pos);
             }
-            let next_needle = self.next_needle(block, pos);
-            let (at, is_document) = match (next_needle, next_trigger) {
+            while triggers.next_if(|&t| t < pos).is_some() {}
+            let next_trigger = triggers.peek().copied();
+            let (at, forced) = match (next_needle, next_trigger) {
                 (None, None) => return,
-                (Some(n), Some((t, doc))) if t <= n => (t, doc),
-                (None, Some((t, doc))) => (t, doc),
+                (Some(n), Some(t)) if t <= n => (t, true),
+                (None, Some(t)) => (t, true),
                 (Some(n), _) => (n, false),
             };
             let start = memchr::memrchr(b'\n', &block[..at]).map_or(0, |p| p + 1);
             let end = memchr::memchr(b'\n', &block[at..]).map_or(block.len(), |p| at + p);
             let line = &block[start..end];
-            if is_document || ends_open(line) {
+            if ends_open(line) {
                 on_found(Found::Document(start));
                 return;
             }
-            if self.is_candidate(line) {
+            if forced
+                || self.has_all_needles(line)
+                || self.trigger_positions(line).first().is_some()
+            {
                 on_found(Found::Line(start, end));
             }
             pos = end + 1;
@@ -118,30 +141,49 @@ impl Prefilter {
         .map(|p| p + from)
     }
 
-    fn next_trigger(&self, block: &[u8], from: usize) -> Option<(usize, bool)> {
-        self.triggers.find(&block[from..]).map(|m| {
-            (
-                from + m.start(),
-                m.pattern().as_usize() >= ESCAPE_TRIGGERS.len(),
-            )
-        })
+    /// Positions of legacy markers and of escapes that could hide a needle, in order.
+    fn trigger_positions(&self, bytes: &[u8]) -> Vec<usize> {
+        let mut positions: Vec<usize> = self.legacy.find_iter(bytes).collect();
+        let mut pos = 0;
+        while let Some(found) = memchr::memchr(b'\\', &bytes[pos..]) {
+            let at = pos + found;
+            match bytes.get(at + 1) {
+                Some(b'u') if self.escape_may_hide_needle(&bytes[at + 2..]) => positions.push(at),
+                Some(b'/') if self.needle_chars.contains(&'/') => positions.push(at),
+                _ => {}
+            }
+            // Skip the escaped byte too, so `\\u0064` (an escaped backslash) is not an escape.
+            pos = at + 2;
+            if pos >= bytes.len() {
+                break;
+            }
+        }
+        positions.sort_unstable();
+        positions
     }
 
-    /// Whether a line found by the driver or a trigger needs parsing.
-    fn is_candidate(&self, line: &[u8]) -> bool {
-        let has_all = self
-            .others
-            .iter()
-            .all(|clause| clause.iter().any(|f| f.find(line).is_some()));
-        has_all && self.driver_present(line)
-            || self.escape_finders.iter().any(|f| f.find(line).is_some())
+    /// `hex` follows `\u`: does it encode a needle character? Surrogates and malformed
+    /// escapes count as "maybe", which costs a parse, never a result.
+    fn escape_may_hide_needle(&self, hex: &[u8]) -> bool {
+        let Some(digits) = hex.get(..4).and_then(|h| std::str::from_utf8(h).ok()) else {
+            return true;
+        };
+        match u32::from_str_radix(digits, 16).ok().map(char::from_u32) {
+            Some(Some(c)) => self.needle_chars.binary_search(&c).is_ok(),
+            _ => true,
+        }
     }
 
-    fn driver_present(&self, line: &[u8]) -> bool {
-        match &self.driver {
+    fn has_all_needles(&self, line: &[u8]) -> bool {
+        let driver = match &self.driver {
             Driver::One(finder) => finder.find(line).is_some(),
             Driver::Many(ac) => ac.is_match(line),
-        }
+        };
+        driver
+            && self
+                .others
+                .iter()
+                .all(|clause| clause.iter().any(|f| f.find(line).is_some()))
     }
 }
 
@@ -307,11 +349,20 @@ mod tests {
     }
 
     #[test]
-    fn pretty_documents_stop_the_scan() {
+    fn pretty_documents_hand_over_the_block() {
         let block = "{\"verb\":\"delete\"}\n{\n  \"verb\": \"delete\"\n}\n";
+        assert_eq!(scan("verb=delete", block), vec![Found::Document(0)]);
+        let block = "{\"verb\":\"delete\"}\n{\"verb\":\"delete\",\"items\":[\n";
         assert_eq!(
             scan("verb=delete", block),
             vec![Found::Line(0, 17), Found::Document(18)]
         );
+    }
+
+    #[test]
+    fn only_escapes_of_needle_characters_are_candidates() {
+        let block = "{\"uri\":\"/a?b=1\\u0026c=2\"}\n{\"v\":\"\\u0064\"}\n{\"v\":\"\\\\u0064\"}\n{\"v\":\"\\/\"}\n";
+        assert_eq!(scan("verb=delete", block), vec![Found::Line(26, 40)]);
+        assert_eq!(scan("uri=/x", block), vec![Found::Line(57, 67)]);
     }
 }

@@ -80,7 +80,7 @@ pub fn run(
 ) -> io::Result<Summary> {
     let started = Instant::now();
     let threads = options.threads.max(1);
-    let pool_size = threads * 2 + 2;
+    let pool_size = threads * 4 + 2;
     let stop = AtomicBool::new(false);
     let (pool_tx, pool_rx) = sync_channel::<Vec<u8>>(pool_size);
     for _ in 0..pool_size {
