@@ -122,10 +122,8 @@ impl Prefilter {
                 on_found(Found::Document(start));
                 return;
             }
-            if forced
-                || self.has_all_needles(line)
-                || self.trigger_positions(line).first().is_some()
-            {
+            let trigger_in_line = next_trigger.is_some_and(|t| t < end);
+            if forced || trigger_in_line || self.has_all_needles(line) {
                 on_found(Found::Line(start, end));
             }
             pos = end + 1;
