@@ -21,6 +21,10 @@ pub struct Plan {
     pub count_only: bool,
     /// `--strict`: the first invalid line stops the block (and the run).
     pub strict: bool,
+    /// `--max-line-bytes`: longer lines (and documents) are reported and skipped.
+    pub max_line_bytes: usize,
+    /// `-m`: with `--count-by`, groups must be counted in input order up to this many.
+    pub max_count: Option<u64>,
 }
 
 /// Per-block counters, summed by the writer for `--stats`.
@@ -57,6 +61,10 @@ pub struct BlockResult {
     pub counters: Counters,
     /// `--count-by` groups.
     pub groups: HashMap<Vec<String>, u64>,
+    /// `--count-by` with `-m`: each match's group in order, so the writer can stop at m.
+    pub group_keys: Vec<Vec<String>>,
+    /// Lines longer than `--max-line-bytes`: (line within the block, 0-based; length).
+    pub long_lines: Vec<(u64, u64)>,
     /// First line (0-based, within the block) of each skip kind, for the summary.
     pub first_skip: HashMap<Skip, u64>,
     /// `--strict`: the line (0-based, within the block) and reason that stopped it.
@@ -81,6 +89,9 @@ impl BlockProcessor {
     pub fn process(&mut self, block: &[u8], result: &mut BlockResult) {
         result.counters.bytes = block.len() as u64;
         result.counters.lines = count_lines(block);
+        if block.len() > self.plan.max_line_bytes {
+            find_long_lines(block, self.plan.max_line_bytes, result);
+        }
         let plan = Arc::clone(&self.plan);
         let Some(prefilter) = &plan.prefilter else {
             self.frame_all(block, 0, result);
@@ -113,7 +124,11 @@ impl BlockProcessor {
             {
                 let doc_end = document_end(block, end);
                 let document = &block[pos..doc_end];
-                if !self.document(block, pos, document, None, result) {
+                if document.len() > self.plan.max_line_bytes {
+                    let line = count_lines(&block[..pos]);
+                    result.long_lines.push((line, document.len() as u64));
+                    *result.counters.skipped.entry(Skip::TooLong).or_default() += 1;
+                } else if !self.document(block, pos, document, None, result) {
                     return;
                 }
                 pos = doc_end + 1;
@@ -128,6 +143,9 @@ impl BlockProcessor {
 
     /// Handles one line; returns false when `--strict` must stop.
     fn line(&mut self, block: &[u8], start: usize, line: &[u8], result: &mut BlockResult) -> bool {
+        if line.len() > self.plan.max_line_bytes {
+            return true; // already reported by `find_long_lines`
+        }
         match framing::classify(line) {
             Line::Blank => self.skip(block, start, Skip::Blank, result),
             Line::Klog => self.skip(block, start, Skip::Klog, result),
@@ -227,7 +245,11 @@ fn emit(plan: &Plan, event: Json<'_, '_>, original: Option<&[u8]>, result: &mut 
     result.counters.matched += 1;
     if let Some(fields) = &plan.count_by {
         let key: Vec<String> = fields.iter().map(|f| field_text(event, f)).collect();
-        *result.groups.entry(key).or_default() += 1;
+        if plan.max_count.is_some() {
+            result.group_keys.push(key);
+        } else {
+            *result.groups.entry(key).or_default() += 1;
+        }
     } else if !plan.count_only {
         plan.writer.write(event, original, &mut result.out);
         result.event_ends.push(result.out.len());
@@ -246,6 +268,24 @@ fn document_end(block: &[u8], first_line_end: usize) -> usize {
         pos = end + 1;
     }
     block.len()
+}
+
+/// Records every line longer than `limit`; only needed when a block can hold one, i.e.
+/// when the limit is smaller than the block (the reader handles longer ones).
+fn find_long_lines(block: &[u8], limit: usize, result: &mut BlockResult) {
+    let mut start = 0;
+    let mut index = 0;
+    for end in memchr::memchr_iter(b'\n', block).chain(std::iter::once(block.len())) {
+        if end < start {
+            break;
+        }
+        if end - start > limit {
+            result.long_lines.push((index, (end - start) as u64));
+            *result.counters.skipped.entry(Skip::TooLong).or_default() += 1;
+        }
+        start = end + 1;
+        index += 1;
+    }
 }
 
 pub fn count_lines(bytes: &[u8]) -> u64 {

@@ -335,6 +335,8 @@ fn build_plan(args: &Args, expr: Expr, is_tty: bool) -> Result<Plan, String> {
         count_by,
         count_only: args.count,
         strict: args.strict,
+        max_line_bytes: args.max_line_bytes,
+        max_count: args.max_count,
     })
 }
 

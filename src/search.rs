@@ -327,8 +327,21 @@ impl<'a> Writer<'a> {
         let take = limit.map_or(result.event_ends.len(), |l| {
             (l as usize).min(result.event_ends.len())
         });
-        if self.plan.count_by.is_none() {
-            counters.matched = counters.matched.min(limit.unwrap_or(u64::MAX));
+        counters.matched = counters.matched.min(limit.unwrap_or(u64::MAX));
+        for key in result
+            .group_keys
+            .into_iter()
+            .take(counters.matched as usize)
+        {
+            *self.summary.groups.entry(key).or_default() += 1;
+        }
+        for (line, bytes) in &result.long_lines {
+            writeln!(
+                self.err,
+                "auditq: {name}:{}: line of {bytes} bytes is longer than --max-line-bytes ({}); skipped",
+                base + line + 1,
+                self.options.max_line_bytes
+            )?;
         }
         self.write_events(&result.out, &result.event_ends[..take])?;
         self.written += counters.matched;

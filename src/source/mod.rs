@@ -114,7 +114,7 @@ impl BlockReader {
             return Err(e);
         }
         loop {
-            if let Some(cut) = self.cut_point(buf).filter(|&cut| cut > 0) {
+            if let Some(cut) = self.cut_point(buf, true).filter(|&cut| cut > 0) {
                 if self.pending_error.is_none() {
                     self.carry.extend_from_slice(&buf[cut..]);
                 }
@@ -127,7 +127,7 @@ impl BlockReader {
             if self.eof {
                 return Ok(None);
             }
-            if buf.len() > self.max_line.saturating_add(self.block_size) {
+            if buf.len() > self.max_line && self.cut_point(buf, false).is_none() {
                 return self.skip_long_line(buf).map(Some);
             }
             let want = self.block_size.max(buf.len());
@@ -136,8 +136,9 @@ impl BlockReader {
     }
 
     /// Where to end the block: after the last `\n` that is followed by a safe line start,
-    /// once enough data is buffered (or all of it at end of input).
-    fn cut_point(&self, buf: &[u8]) -> Option<usize> {
+    /// once enough data is buffered (or all of it at end of input). With `wait_for_full`
+    /// false, any safe line end will do: it tells whether `buf` holds a whole line at all.
+    fn cut_point(&self, buf: &[u8], wait_for_full: bool) -> Option<usize> {
         if buf.is_empty() {
             return None;
         }
@@ -148,7 +149,7 @@ impl BlockReader {
         if self.eof {
             return Some(buf.len());
         }
-        if buf.len() < self.block_size && !self.eager {
+        if wait_for_full && buf.len() < self.block_size && !self.eager {
             return None;
         }
         let mut end = buf.len();

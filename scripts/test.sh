@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The test command (README.md): installs what the tests need, then runs them all.
+#  - Go and Debian's lumberjack package: the follow-mode tests rotate a real log with the
+#    library kube-apiserver uses (built in GOPATH mode, no module download).
+#  - AUDITQ_CORPUS: the real audit logs in ../shared/corpus (read, never copied).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v go >/dev/null 2>&1 || need_apt+=(golang-go)
+[ -d /usr/share/gocode/src/gopkg.in/natefinch/lumberjack.v2 ] || need_apt+=(golang-gopkg-natefinch-lumberjack.v2-dev)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing test dependencies: ${need_apt[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+export AUDITQ_CORPUS="${AUDITQ_CORPUS:-../shared/corpus}"
+if [ ! -f "$AUDITQ_CORPUS/SOURCES.md" ]; then
+  echo "error: AUDITQ_CORPUS=$AUDITQ_CORPUS does not hold the corpus (SOURCES.md missing)" >&2
+  exit 2
+fi
+export AUDITQ_CORPUS="$(cd "$AUDITQ_CORPUS" && pwd)"
+
+cargo test --release --all-targets "$@"

@@ -1,0 +1,130 @@
+//! Helpers shared by the integration tests: running the binary, test data paths, temp files.
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The repository's `testdata` directory.
+pub fn testdata(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(rel)
+}
+
+/// A path as a `String` argument.
+pub fn arg(path: &Path) -> String {
+    path.to_str().expect("UTF-8 path").to_string()
+}
+
+/// The output of one run.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stdout_bytes: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Stdout lines.
+    pub fn lines(&self) -> Vec<&str> {
+        self.stdout.lines().collect()
+    }
+
+    /// Stdout parsed as the number printed by `-c`.
+    pub fn count(&self) -> u64 {
+        self.stdout.trim().parse().unwrap_or_else(|_| {
+            panic!(
+                "expected a count on stdout, got {:?} (stderr {:?})",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// Panics unless stderr has no panic message and the exit code is one of `codes`.
+    pub fn assert_sane(&self, codes: &[i32]) -> &Self {
+        assert!(
+            !self.stderr.contains("panicked"),
+            "panic in stderr: {}",
+            self.stderr
+        );
+        assert!(
+            codes.contains(&self.code),
+            "exit code {} not in {codes:?}; stderr: {}",
+            self.code,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// A command for the binary with colours off and NO_COLOR cleared.
+pub fn cmd() -> Command {
+    let mut c = Command::cargo_bin("auditq").expect("auditq binary");
+    c.env_remove("NO_COLOR");
+    c
+}
+
+/// Runs auditq with `args` and optional stdin.
+pub fn run_with<I, S>(args: I, stdin: Option<&[u8]>) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut c = cmd();
+    c.args(args);
+    if let Some(input) = stdin {
+        c.write_stdin(input.to_vec());
+    }
+    let out = c.output().expect("run auditq");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stdout_bytes: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs auditq with `args` (no stdin).
+pub fn run<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    run_with(args, Some(b""))
+}
+
+/// `auditq -c [query] -- file`: the number of matches (exit 0 or 1 required).
+pub fn count(query: &[&str], file: &Path) -> u64 {
+    let mut args: Vec<String> = vec!["-c".into()];
+    args.extend(query.iter().map(|s| s.to_string()));
+    args.push("--".into());
+    args.push(arg(file));
+    let r = run(&args);
+    r.assert_sane(&[0, 1]);
+    r.count()
+}
+
+/// Writes `content` to a fresh temp file with the given name; keep the dir alive.
+pub fn temp_file(name: &str, content: &[u8]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(name);
+    let mut f = std::fs::File::create(&path).expect("create temp file");
+    f.write_all(content).expect("write temp file");
+    (dir, path)
+}
+
+/// A compact v1 audit event line (no newline).
+pub fn event_line(
+    verb: &str,
+    resource: &str,
+    user: &str,
+    ns: &str,
+    name: &str,
+    code: u16,
+) -> String {
+    format!(
+        r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"id-{verb}-{name}","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/{ns}/{resource}/{name}","verb":"{verb}","user":{{"username":"{user}","groups":["system:authenticated"]}},"sourceIPs":["10.0.0.1"],"userAgent":"test","objectRef":{{"resource":"{resource}","namespace":"{ns}","name":"{name}","apiVersion":"v1"}},"responseStatus":{{"metadata":{{}},"code":{code}}},"requestReceivedTimestamp":"2026-01-05T10:00:00.000001Z","stageTimestamp":"2026-01-05T10:00:00.000002Z"}}"#
+    )
+}
