@@ -274,17 +274,16 @@ fn document_end(block: &[u8], first_line_end: usize) -> usize {
 /// when the limit is smaller than the block (the reader handles longer ones).
 fn find_long_lines(block: &[u8], limit: usize, result: &mut BlockResult) {
     let mut start = 0;
-    let mut index = 0;
-    for end in memchr::memchr_iter(b'\n', block).chain(std::iter::once(block.len())) {
+    let ends = memchr::memchr_iter(b'\n', block).chain(std::iter::once(block.len()));
+    for (index, end) in ends.enumerate() {
         if end < start {
             break;
         }
         if end - start > limit {
-            result.long_lines.push((index, (end - start) as u64));
+            result.long_lines.push((index as u64, (end - start) as u64));
             *result.counters.skipped.entry(Skip::TooLong).or_default() += 1;
         }
         start = end + 1;
-        index += 1;
     }
 }
 
