@@ -74,6 +74,27 @@ pub struct Args {
     #[arg(long)]
     pub backups: bool,
 
+    /// Follow the files as they grow, through rotations (rename, gzip, pruning,
+    /// copytruncate), like `tail -F` but losing and repeating nothing; stdin if no file.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+
+    /// With -f: first show the last N matching events (searching back through backups).
+    #[arg(short = 'n', long = "lines", value_name = "N", requires = "follow")]
+    pub lines: Option<usize>,
+
+    /// With -f: first read every backup (oldest first) and the whole file, then follow.
+    #[arg(long, requires = "follow", conflicts_with = "lines")]
+    pub from_start: bool,
+
+    /// With -f: only poll with stat() (for NFS, overlayfs, or when inotify is exhausted).
+    #[arg(long, requires = "follow")]
+    pub poll: bool,
+
+    /// With -f: keep a checkpoint here, so a restart resumes where output stopped.
+    #[arg(long, value_name = "FILE", requires = "follow")]
+    pub state: Option<PathBuf>,
+
     /// When to use colours (NO_COLOR is honoured with auto).
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
     pub color: ColorWhen,
@@ -191,6 +212,10 @@ fn run(args: Args, forced_files: Vec<PathBuf>, err: &mut dyn Write) -> Result<i3
     }
     let (query_parts, mut inputs) = classify_args(&args.args, &args.query)?;
     inputs.extend(forced_files.into_iter().map(|p| path_input(&p)));
+    if args.follow {
+        let expr = build_expr(&args, &query_parts)?;
+        return run_follow(&args, expr, inputs, err);
+    }
     if inputs.is_empty() {
         inputs.push(Input::Stdin);
     }
@@ -220,6 +245,52 @@ fn run(args: Args, forced_files: Vec<PathBuf>, err: &mut dyn Write) -> Result<i3
     Ok(if summary.had_error {
         EXIT_ERROR
     } else if summary.counters.matched > 0 {
+        EXIT_MATCH
+    } else {
+        EXIT_NO_MATCH
+    })
+}
+
+fn run_follow(
+    args: &Args,
+    expr: Expr,
+    inputs: Vec<Input>,
+    err: &mut dyn Write,
+) -> Result<i32, String> {
+    use crate::follow::{self, FollowConfig, Start, query_handler::QueryHandler};
+    use std::sync::atomic::AtomicBool;
+    if args.count || args.count_by.is_some() || args.backups || args.max_count.is_some() {
+        return Err("-f cannot be combined with -c, --count-by, -m or --backups".into());
+    }
+    let stdout = io::stdout();
+    let plan = Arc::new(build_plan(args, expr, stdout.is_terminal())?);
+    let mut config = FollowConfig {
+        max_line_bytes: args.max_line_bytes,
+        poll_only: args.poll,
+        state_file: args.state.clone(),
+        start: match (args.from_start, args.lines) {
+            (true, _) => Start::FromStart,
+            (false, Some(n)) => Start::LastMatches(n),
+            (false, None) => Start::End,
+        },
+        ..FollowConfig::default()
+    };
+    for input in inputs {
+        match input {
+            Input::Path(path) => config.paths.push(path),
+            Input::Stdin if config.paths.is_empty() => {}
+            Input::Stdin => return Err("-f follows files or stdin, not both".into()),
+        }
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| format!("cannot install signal handler: {e}"))?;
+    }
+    let out = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let mut handler = QueryHandler::new(plan, out, err);
+    let summary = follow::run(&config, &mut handler, &stop).map_err(|e| e.to_string())?;
+    Ok(if summary.matched > 0 {
         EXIT_MATCH
     } else {
         EXIT_NO_MATCH

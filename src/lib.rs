@@ -6,6 +6,7 @@
 
 pub mod block;
 pub mod cli;
+pub mod follow;
 pub mod framing;
 pub mod parse;
 pub mod prefilter;
