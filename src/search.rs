@@ -53,7 +53,8 @@ struct Job {
 }
 
 enum Work {
-    Lines(Vec<u8>),
+    /// A buffer and how many of its bytes are the block.
+    Lines(Vec<u8>, usize),
     LongLine(u64),
     Failed(String),
 }
@@ -154,12 +155,12 @@ fn read_inputs(
                 },
             };
             let chunk = blocks.next_chunk(&mut buf);
-            if !matches!(chunk, Ok(Some(Chunk::Lines(_)))) {
+            if !matches!(chunk, Ok(Some(Chunk::Lines { .. }))) {
                 spare = Some(buf);
             }
             let work = match chunk {
                 Ok(None) => break,
-                Ok(Some(Chunk::Lines(lines))) => Work::Lines(lines),
+                Ok(Some(Chunk::Lines { data, len })) => Work::Lines(data, len),
                 Ok(Some(Chunk::LongLine { bytes })) => Work::LongLine(bytes),
                 Err(e) => Work::Failed(e.to_string()),
             };
@@ -183,9 +184,9 @@ fn work(plan: Arc<Plan>, jobs: &Mutex<Receiver<Job>>, done: SyncSender<Done>) {
         };
         let Ok(job) = job else { return };
         let outcome = match job.work {
-            Work::Lines(lines) => {
+            Work::Lines(lines, len) => {
                 let mut result = BlockResult::default();
-                processor.process(&lines, &mut result);
+                processor.process(&lines[..len], &mut result);
                 Outcome::Block(lines, Box::new(result))
             }
             Work::LongLine(bytes) => Outcome::LongLine(bytes),
