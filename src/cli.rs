@@ -478,11 +478,11 @@ fn report(args: &Args, summary: &Summary, err: &mut dyn Write) {
         let _ = writeln!(err, "documents parsed:   {}", c.parsed);
         let _ = writeln!(
             err,
-            "prefilter skipped:  {}",
+            "lines not parsed:   {} (rejected by the prefilter, or inside multi-line documents)",
             c.lines
                 .saturating_sub(c.parsed + c.skipped.values().sum::<u64>())
         );
-        let _ = writeln!(err, "events:             {}", c.events);
+        let _ = writeln!(err, "events parsed:      {}", c.events);
         let _ = writeln!(err, "matches:            {}", c.matched);
         for kind in Skip::ALL {
             let _ = writeln!(

@@ -535,7 +535,7 @@ fn strict_stops_on_invalid_json_with_file_and_line() {
 
 #[test]
 fn stats_on_stderr() {
-    // Without a query every event is parsed, so `events:` is the number of events.
+    // Without a query every event is parsed, so `events parsed:` is the number of events.
     let r = run(["--stats", "-c", &arg(&edge("klog-mixed.log"))]);
     assert_eq!(r.stdout, "4\n");
     let stat = |label: &str| -> String {
@@ -550,7 +550,7 @@ fn stats_on_stderr() {
     };
     let text = std::fs::read_to_string(edge("klog-mixed.log")).unwrap();
     assert_eq!(stat("lines:"), text.lines().count().to_string());
-    assert_eq!(stat("events:"), "4");
+    assert_eq!(stat("events parsed:"), "4");
     assert_eq!(stat("matches:"), "4");
     assert_eq!(stat("bytes:"), text.len().to_string());
     assert_ne!(stat("skipped klog:"), "0");

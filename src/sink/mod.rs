@@ -131,30 +131,28 @@ impl EventWriter {
             },
             Format::Table | Format::Wide => table::row(&self.columns, event, self.color, out),
             Format::Csv => {
-                let cells: Vec<String> = self
-                    .columns
-                    .iter()
-                    .map(|c| csv_cell(&c.text(event)))
-                    .collect();
-                out.extend_from_slice(cells.join(",").as_bytes());
+                let texts = self.columns.iter().map(|c| c.text(event));
+                join_cells(texts.map(|t| csv_cell(&t)), ",", out);
             }
             Format::Tsv => {
-                let cells: Vec<String> = self
-                    .columns
-                    .iter()
-                    .map(|c| tsv_cell(&c.text(event)))
-                    .collect();
-                out.extend_from_slice(cells.join("\t").as_bytes());
+                let texts = self.columns.iter().map(|c| c.text(event));
+                join_cells(texts.map(|t| tsv_cell(&t)), "\t", out);
             }
             Format::Fields(fields) => {
-                let cells: Vec<String> = fields
-                    .iter()
-                    .map(|f| tsv_cell(&field_text(event, f)))
-                    .collect();
-                out.extend_from_slice(cells.join("\t").as_bytes());
+                let texts = fields.iter().map(|f| field_text(event, f));
+                join_cells(texts.map(|t| tsv_cell(&t)), "\t", out);
             }
         }
         out.push(b'\n');
+    }
+}
+
+fn join_cells(cells: impl Iterator<Item = String>, separator: &str, out: &mut Vec<u8>) {
+    for (i, cell) in cells.enumerate() {
+        if i > 0 {
+            out.extend_from_slice(separator.as_bytes());
+        }
+        out.extend_from_slice(cell.as_bytes());
     }
 }
 

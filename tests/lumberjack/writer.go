@@ -67,12 +67,15 @@ func main() {
 	size := flag.Int("size", 1000, "approximate bytes per event")
 	start := flag.Int("start", 0, "first sequence number")
 	oversize := flag.Int("oversize-every", 0, "make every Nth event larger than maxsize (lumberjack refuses it; the error is ignored like --audit-log-mode=blocking does)")
+	batch := flag.Int("batch", 1, "events per Write (1 = like kube-apiserver; more only to measure how fast the follower can go)")
 	flag.Parse()
 
 	lj := &lumberjack.Logger{Filename: *path, MaxSize: *maxsize, MaxBackups: *backups, Compress: *compress}
 	defer lj.Close()
 	begin := time.Now()
 	pad := ""
+	var pending []byte
+	inBatch := 0
 	for i := 0; i < *count; i++ {
 		seq := *start + i
 		if *rate > 0 {
@@ -99,6 +102,14 @@ func main() {
 			line, _ = json.Marshal(ev)
 		}
 		line = append(line, '\n')
+		if *batch > 1 {
+			pending = append(pending, line...)
+			inBatch++
+			if inBatch < *batch && i+1 < *count {
+				continue
+			}
+			line, pending, inBatch = pending, nil, 0
+		}
 		if _, err := lj.Write(line); err != nil && !big {
 			fmt.Fprintln(os.Stderr, "write:", err)
 			os.Exit(1)
