@@ -46,7 +46,7 @@ fn column(title: &'static str, width: usize, source: Source) -> Column {
 pub fn default_columns() -> Vec<Column> {
     vec![
         column("TIME", 24, Source::Time),
-        column("VERB", 7, field("verb")),
+        column("VERB", 10, field("verb")),
         column("USER", 40, field("user")),
         column("RESOURCE", 24, Source::Resource),
         column("NAMESPACE", 16, field("ns")),
