@@ -75,7 +75,7 @@ idle() {
 }
 
 lossless() { # rate count [batch] -> prints ok/lost
-  local d="$work/max$1"; mkdir -p "$d"
+  local d="$work/max$1-b${3:-1}"; rm -rf "$d"; mkdir -p "$d"
   "$bin" -f --from-start -- "$d/audit.log" > "$d/out" &
   local pid=$!
   sleep 0.5
