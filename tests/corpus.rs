@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{arg, run};
+use common::{arg, count, run};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -52,15 +52,11 @@ fn corpus(rel: &str) -> PathBuf {
     p
 }
 
-/// `auditq -c [query…] -- file`, checked for sanity.
+/// `auditq -c -j1 [query…] -- file`, checked for sanity.
 fn tool_count(query: &[&str], file: &Path) -> u64 {
-    let mut args: Vec<String> = vec!["-c".into(), "-j1".into()];
-    args.extend(query.iter().map(|s| s.to_string()));
-    args.push("--".into());
-    args.push(arg(file));
-    let r = run(&args);
-    r.assert_sane(&[0, 1]);
-    r.count()
+    let mut args = vec!["-j1"];
+    args.extend_from_slice(query);
+    count(&args, file)
 }
 
 // ------------------------------------------------------------ independent oracle
