@@ -160,12 +160,13 @@ impl BlockProcessor {
 
     fn skip(&self, block: &[u8], start: usize, kind: Skip, result: &mut BlockResult) -> bool {
         *result.counters.skipped.entry(kind).or_default() += 1;
-        result
+        let first = *result
             .first_skip
             .entry(kind)
             .or_insert_with(|| count_lines(&block[..start]));
         if self.plan.strict && kind == Skip::InvalidJson {
-            result.strict_error = Some((count_lines(&block[..start]), kind.label().to_string()));
+            // --strict stops at the first invalid line, so `first` is this line.
+            result.strict_error = Some((first, kind.label().to_string()));
             return false;
         }
         true

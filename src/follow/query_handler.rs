@@ -12,6 +12,9 @@ pub struct QueryHandler<W: Write, E: Write> {
     out: W,
     err: E,
     header_written: bool,
+    /// The line `is_match` last processed and its result: `emit` nearly always follows
+    /// with the same line, which then need not be parsed a second time.
+    last: Option<(Vec<u8>, BlockResult)>,
 }
 
 impl<W: Write, E: Write> QueryHandler<W, E> {
@@ -22,10 +25,16 @@ impl<W: Write, E: Write> QueryHandler<W, E> {
             out,
             err,
             header_written: false,
+            last: None,
         }
     }
 
     fn run(&mut self, line: &[u8]) -> BlockResult {
+        if let Some((seen, result)) = self.last.take()
+            && seen == line
+        {
+            return result;
+        }
         let mut result = BlockResult::default();
         self.processor.process(line, &mut result);
         result
@@ -34,7 +43,12 @@ impl<W: Write, E: Write> QueryHandler<W, E> {
 
 impl<W: Write, E: Write> LineHandler for QueryHandler<W, E> {
     fn is_match(&mut self, line: &[u8]) -> bool {
-        self.run(line).counters.matched > 0
+        let result = self.run(line);
+        let matched = result.counters.matched > 0;
+        if matched {
+            self.last = Some((line.to_vec(), result));
+        }
+        matched
     }
 
     fn emit(&mut self, line: &[u8]) -> io::Result<()> {
