@@ -3,28 +3,13 @@
 //! without the prefilter. End-to-end numbers against jq: scripts/bench.sh.
 
 use auditq::block::{BlockProcessor, BlockResult, Plan};
-use auditq::prefilter::Prefilter;
 use auditq::query::parse_query;
-use auditq::sink::{EventWriter, Format};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::sync::Arc;
 
 fn plan(query: &str, prefilter: bool) -> Arc<Plan> {
     let expr = parse_query(&[query.to_string()]).expect("benchmark queries are valid");
-    Arc::new(Plan {
-        prefilter: if prefilter {
-            Prefilter::new(&expr)
-        } else {
-            None
-        },
-        expr,
-        writer: EventWriter::new(Format::Jsonl, false),
-        count_by: None,
-        count_only: false,
-        strict: false,
-        max_line_bytes: 64 << 20,
-        max_count: None,
-    })
+    Arc::new(Plan::jsonl(expr, prefilter))
 }
 
 fn engine(c: &mut Criterion) {

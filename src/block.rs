@@ -1,12 +1,14 @@
-//! Processing of one block of whole lines: framing, prefilter, parsing, evaluation and
-//! formatting. Blocks are independent, so workers run this in parallel.
+//! Processing of one block of whole records: framing, prefilter, parsing, evaluation and
+//! formatting. A block always starts and ends where framing is at rest (see
+//! [`crate::framing`]), so blocks are independent and workers run this in parallel;
+//! follow mode runs the same code on what each wake-up brings.
 
-use crate::framing::{self, Line, Skip, legacy};
-use crate::parse::{Json, Parser};
-use crate::prefilter::{Found, Prefilter};
+use crate::framing::{self, Framer, Line, Note, Record, Skip, legacy};
+use crate::parse::{Json, ParseError, Parser};
+use crate::prefilter::Prefilter;
 use crate::query::Expr;
 use crate::query::fields::FieldRef;
-use crate::sink::{EventWriter, field_text};
+use crate::sink::{Counters, EventWriter, field_text};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -15,77 +17,125 @@ pub struct Plan {
     pub expr: Expr,
     pub prefilter: Option<Prefilter>,
     pub writer: EventWriter,
-    /// `--count-by`: aggregate instead of writing events.
-    pub count_by: Option<Vec<FieldRef>>,
+    /// `--count-by`: the key of each match instead of its text.
+    pub key_fields: Option<Vec<FieldRef>>,
     /// `-c`: count only.
     pub count_only: bool,
     /// `--strict`: the first invalid line stops the block (and the run).
     pub strict: bool,
-    /// `--max-line-bytes`: longer lines (and documents) are reported and skipped.
+    /// `--max-line-bytes`: longer lines and documents are reported and skipped.
     pub max_line_bytes: usize,
-    /// `-m`: with `--count-by`, groups must be counted in input order up to this many.
-    pub max_count: Option<u64>,
 }
 
-/// Per-block counters, summed by the writer for `--stats`.
-#[derive(Debug, Default, Clone)]
-pub struct Counters {
-    pub lines: u64,
-    pub bytes: u64,
-    pub parsed: u64,
-    pub events: u64,
-    pub matched: u64,
-    pub skipped: HashMap<Skip, u64>,
-}
-
-impl Counters {
-    pub fn add(&mut self, other: &Counters) {
-        self.lines += other.lines;
-        self.bytes += other.bytes;
-        self.parsed += other.parsed;
-        self.events += other.events;
-        self.matched += other.matched;
-        for (kind, n) in &other.skipped {
-            *self.skipped.entry(*kind).or_default() += n;
+impl Plan {
+    /// A plan with the given query that prints the original lines (for tests and tools).
+    pub fn jsonl(expr: Expr, prefilter: bool) -> Plan {
+        Plan {
+            prefilter: if prefilter {
+                Prefilter::new(&expr)
+            } else {
+                None
+            },
+            expr,
+            writer: EventWriter::new(crate::sink::Format::Jsonl, false),
+            key_fields: None,
+            count_only: false,
+            strict: false,
+            max_line_bytes: crate::limits::DEFAULT_MAX_LINE_BYTES,
         }
     }
 }
 
-/// The result of one block, handed to the writer in input order.
+/// One matched event in a block result.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Match {
+    /// End of its formatted text in [`BlockResult::out`] (the text starts where the
+    /// previous match's ends).
+    pub end: usize,
+    /// `--count-by`: the values of the key fields.
+    pub key: Vec<String>,
+}
+
+/// The result of one block, handed on in input order.
 #[derive(Default)]
 pub struct BlockResult {
     /// Formatted matched events, back to back.
     pub out: Vec<u8>,
-    /// End offset in `out` of each event (for `-m` and `-o json`).
-    pub event_ends: Vec<usize>,
+    pub matches: Vec<Match>,
     pub counters: Counters,
-    /// `--count-by` groups.
-    pub groups: HashMap<Vec<String>, u64>,
-    /// `--count-by` with `-m`: each match's group in order, so the writer can stop at m.
-    pub group_keys: Vec<Vec<String>>,
-    /// Lines longer than `--max-line-bytes`: (line within the block, 0-based; length).
-    pub long_lines: Vec<(u64, u64)>,
+    /// Lines longer than `--max-line-bytes`, with their length.
+    pub long_lines: Vec<(Place, u64)>,
+    /// Multi-line documents longer than `--max-line-bytes`, read line by line.
+    pub long_documents: Vec<Place>,
     /// First line (0-based, within the block) of each skip kind, for the summary.
     pub first_skip: HashMap<Skip, u64>,
-    /// `--strict`: the line (0-based, within the block) and reason that stopped it.
-    pub strict_error: Option<(u64, String)>,
+    /// `--strict`: where and why it stopped.
+    pub strict_error: Option<(Place, String)>,
 }
 
-/// Per-worker state: the reusable parser.
+/// A line in a block: its index (0-based) and the offset of its first byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    pub line: u64,
+    pub offset: u64,
+}
+
+impl Place {
+    fn at(block: &[u8], start: usize) -> Place {
+        Place {
+            line: count_lines(&block[..start]),
+            offset: start as u64,
+        }
+    }
+}
+
+impl BlockResult {
+    /// Forgets everything, keeping allocations.
+    pub fn clear(&mut self) {
+        self.out.clear();
+        self.matches.clear();
+        self.counters = Counters::default();
+        self.long_lines.clear();
+        self.long_documents.clear();
+        self.first_skip.clear();
+        self.strict_error = None;
+    }
+
+    /// The formatted text of each match, in order.
+    pub fn texts(&self) -> impl Iterator<Item = (&[u8], &Match)> {
+        let mut start = 0;
+        self.matches.iter().map(move |m| {
+            let text = &self.out[start..m.end];
+            start = m.end;
+            (text, m)
+        })
+    }
+}
+
+/// Per-worker state: the reusable parser and scratch space.
 pub struct BlockProcessor {
     plan: Arc<Plan>,
     parser: Parser,
+    /// A multi-line document with its prefixes removed.
+    joined: Vec<u8>,
 }
+
+/// Processing stops (`--strict` met an invalid line).
+struct Stop;
+
+type Flow = Result<(), Stop>;
 
 impl BlockProcessor {
     pub fn new(plan: Arc<Plan>) -> Self {
         BlockProcessor {
             plan,
             parser: Parser::default(),
+            joined: Vec::new(),
         }
     }
 
-    /// Processes `block` (whole lines; the last may lack `\n`).
+    /// Processes `block`: whole lines (the last may lack `\n`) that start and end where
+    /// framing is at rest.
     pub fn process(&mut self, block: &[u8], result: &mut BlockResult) {
         result.counters.bytes = block.len() as u64;
         result.counters.lines = count_lines(block);
@@ -93,149 +143,254 @@ impl BlockProcessor {
             find_long_lines(block, self.plan.max_line_bytes, result);
         }
         let plan = Arc::clone(&self.plan);
-        let Some(prefilter) = &plan.prefilter else {
-            self.frame_all(block, 0, result);
-            return;
+        let _ = match &plan.prefilter {
+            Some(prefilter) if !plan.strict => self.candidates(block, prefilter, result),
+            _ => self.everything(block, result),
         };
-        let mut candidates = Vec::new();
-        let mut document_from = None;
-        prefilter.scan(block, |found| match found {
-            Found::Line(start, end) => candidates.push((start, end)),
-            Found::Document(start) => document_from = Some(start),
-        });
-        for (start, end) in candidates {
-            if !self.line(block, start, &block[start..end], result) {
-                return;
-            }
-        }
-        if let Some(start) = document_from {
-            self.frame_all(block, start, result);
-        }
     }
 
-    /// Frames every line from `from` on, joining pretty-printed documents.
-    fn frame_all(&mut self, block: &[u8], from: usize, result: &mut BlockResult) {
-        let mut pos = from;
+    /// Frames and processes every line.
+    fn everything(&mut self, block: &[u8], result: &mut BlockResult) -> Flow {
+        let mut regions = Regions::new(block);
+        while let Some((start, end)) = regions.next_region() {
+            self.region(block, start, end, None, result)?;
+        }
+        Ok(())
+    }
+
+    /// Processes only the regions holding a needle or a trigger.
+    fn candidates(
+        &mut self,
+        block: &[u8],
+        prefilter: &Prefilter,
+        result: &mut BlockResult,
+    ) -> Flow {
+        let triggers = prefilter.triggers(block);
+        let mut next_trigger = 0;
+        let mut pos = 0;
         while pos < block.len() {
-            let end = memchr::memchr(b'\n', &block[pos..]).map_or(block.len(), |p| pos + p);
-            let line = &block[pos..end];
-            if let Line::Json(json) = framing::classify(line)
-                && framing::opens_document(json)
-            {
-                let doc_end = document_end(block, end);
-                let document = &block[pos..doc_end];
-                if document.len() > self.plan.max_line_bytes {
-                    let line = count_lines(&block[..pos]);
-                    result.long_lines.push((line, document.len() as u64));
-                    *result.counters.skipped.entry(Skip::TooLong).or_default() += 1;
-                } else if !self.document(block, pos, document, None, result) {
-                    return;
-                }
-                pos = doc_end + 1;
-                continue;
+            while triggers.get(next_trigger).is_some_and(|&t| t < pos) {
+                next_trigger += 1;
             }
-            if !self.line(block, pos, line, result) {
-                return;
-            }
+            let needle = prefilter.next_needle(block, pos);
+            let at = match (needle, triggers.get(next_trigger)) {
+                (None, None) => break,
+                (Some(n), Some(&t)) => n.min(t),
+                (Some(n), None) => n,
+                (None, Some(&t)) => t,
+            };
+            let (start, end) = region_around(block, at);
+            let filter = Filter {
+                prefilter,
+                triggers: &triggers,
+            };
+            self.region(block, start, end, Some(filter), result)?;
             pos = end + 1;
         }
+        Ok(())
     }
 
-    /// Handles one line; returns false when `--strict` must stop.
-    fn line(&mut self, block: &[u8], start: usize, line: &[u8], result: &mut BlockResult) -> bool {
+    /// Processes the region of lines `block[start..end]` (`end` at a line end).
+    fn region(
+        &mut self,
+        block: &[u8],
+        start: usize,
+        end: usize,
+        filter: Option<Filter<'_>>,
+        result: &mut BlockResult,
+    ) -> Flow {
+        let single = memchr::memchr(b'\n', &block[start..end]).is_none();
+        if single {
+            if filter.is_none_or(|f| f.wants(block, start, end)) {
+                self.line(block, start, end, result)?;
+            }
+            return Ok(());
+        }
+        let mut framer = Framer::new(self.plan.max_line_bytes);
+        for (s, e) in lines(block, start, end) {
+            framer.push(framing::content(&block[s..e]), s as u64, e as u64);
+        }
+        framer.finish();
+        for note in framer.take_notes() {
+            let Note::TooLong { start } = note;
+            result.long_documents.push(Place::at(block, start as usize));
+        }
+        while let Some(record) = framer.pop() {
+            let (s, e) = (record.start as usize, record.end as usize);
+            if filter.is_some_and(|f| !f.wants(block, s, e)) {
+                continue;
+            }
+            if record.lines == 1 {
+                self.line(block, s, e, result)?;
+            } else {
+                self.document(block, record, result)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A multi-line document: its lines' contents joined. If it does not parse (nested
+    /// too deep), its lines are read one by one.
+    fn document(&mut self, block: &[u8], record: Record, result: &mut BlockResult) -> Flow {
+        let (start, end) = (record.start as usize, record.end as usize);
+        if end - start > self.plan.max_line_bytes {
+            result.long_documents.push(Place::at(block, start));
+            return self.lines_alone(block, start, end, result);
+        }
+        let mut joined = std::mem::take(&mut self.joined);
+        joined.clear();
+        for (i, (s, e)) in lines(block, start, end).enumerate() {
+            if i > 0 {
+                joined.push(b'\n');
+            }
+            joined.extend_from_slice(framing::content(&block[s..e]));
+        }
+        let outcome = self.evaluate(&joined, None, result);
+        self.joined = joined;
+        match outcome {
+            Ok(0) => self.skip(block, start, Skip::NotAnEvent, result),
+            Ok(_) => Ok(()),
+            Err(_) => self.lines_alone(block, start, end, result),
+        }
+    }
+
+    fn lines_alone(
+        &mut self,
+        block: &[u8],
+        start: usize,
+        end: usize,
+        result: &mut BlockResult,
+    ) -> Flow {
+        for (s, e) in lines(block, start, end) {
+            self.line(block, s, e, result)?;
+        }
+        Ok(())
+    }
+
+    /// Handles one line read on its own.
+    fn line(&mut self, block: &[u8], start: usize, end: usize, result: &mut BlockResult) -> Flow {
+        let line = &block[start..end];
         if line.len() > self.plan.max_line_bytes {
-            return true; // already reported by `find_long_lines`
+            return Ok(()); // already reported by `find_long_lines`
         }
         match framing::classify(line) {
             Line::Blank => self.skip(block, start, Skip::Blank, result),
             Line::Klog => self.skip(block, start, Skip::Klog, result),
             Line::Other => self.skip(block, start, Skip::NotJson, result),
-            Line::Json(json) => self.document(block, start, json, Some(json), result),
+            Line::Json(json) => match self.evaluate(json, Some(json), result) {
+                Ok(0) => self.skip(block, start, Skip::NotAnEvent, result),
+                Ok(_) => Ok(()),
+                Err(_) => self.skip(block, start, Skip::InvalidJson, result),
+            },
             Line::Legacy(text) => match legacy::to_event_json(text) {
-                Some(json) => self.document(block, start, &json, None, result),
+                Some(json) => match self.evaluate(&json, None, result) {
+                    Ok(0) => self.skip(block, start, Skip::NotAnEvent, result),
+                    Ok(_) => Ok(()),
+                    Err(_) => self.skip(block, start, Skip::InvalidJson, result),
+                },
                 None => self.skip(block, start, Skip::InvalidJson, result),
             },
         }
     }
 
-    fn skip(&self, block: &[u8], start: usize, kind: Skip, result: &mut BlockResult) -> bool {
-        *result.counters.skipped.entry(kind).or_default() += 1;
+    fn skip(&self, block: &[u8], start: usize, kind: Skip, result: &mut BlockResult) -> Flow {
+        result.counters.skip(kind);
         let first = *result
             .first_skip
             .entry(kind)
             .or_insert_with(|| count_lines(&block[..start]));
         if self.plan.strict && kind == Skip::InvalidJson {
             // --strict stops at the first invalid line, so `first` is this line.
-            result.strict_error = Some((first, kind.label().to_string()));
-            return false;
+            let place = Place {
+                line: first,
+                offset: start as u64,
+            };
+            result.strict_error = Some((place, kind.label().to_string()));
+            return Err(Stop);
         }
-        true
+        Ok(())
     }
 
-    /// Parses a JSON document and evaluates each event in it.
-    fn document(
+    /// Parses a JSON document and evaluates each event in it; returns how many there were.
+    fn evaluate(
         &mut self,
-        block: &[u8],
-        start: usize,
         json: &[u8],
         original: Option<&[u8]>,
         result: &mut BlockResult,
-    ) -> bool {
+    ) -> Result<usize, ParseError> {
         result.counters.parsed += 1;
         let plan = &self.plan;
-        let outcome = self.parser.with_parsed(json, |root| {
+        self.parser.with_parsed(json, |root| {
             visit_events(root, original, &mut |ev, orig| emit(plan, ev, orig, result))
-        });
-        match outcome {
-            Ok(0) => self.skip(block, start, Skip::NotAnEvent, result),
-            Ok(_) => true,
-            Err(_) => self.skip(block, start, Skip::InvalidJson, result),
-        }
+        })
+    }
+}
+
+/// The prefilter's verdict on records of a region.
+#[derive(Clone, Copy)]
+struct Filter<'a> {
+    prefilter: &'a Prefilter,
+    triggers: &'a [usize],
+}
+
+impl Filter<'_> {
+    /// Whether the record `block[start..end]` may match: it holds a trigger, or every needle.
+    fn wants(&self, block: &[u8], start: usize, end: usize) -> bool {
+        let first = self.triggers.partition_point(|&t| t < start);
+        self.triggers.get(first).is_some_and(|&t| t < end)
+            || self.prefilter.has_all_needles(&block[start..end])
     }
 }
 
 /// Calls `on_event` for each audit event in a document: the document itself, the items
-/// of an EventList, or the elements of a JSON array. Returns how many there were.
+/// of an EventList, or the elements of a JSON array (at any depth). Returns how many there
+/// were. Iterative, so nesting never costs native stack.
 fn visit_events<'t, 'i>(
     root: Json<'t, 'i>,
     original: Option<&[u8]>,
     on_event: &mut dyn FnMut(Json<'t, 'i>, Option<&[u8]>),
 ) -> usize {
-    if root.is_array() {
-        return root
-            .elements()
-            .map(|e| visit_events(e, None, on_event))
-            .sum();
+    let mut count = 0;
+    if is_event(root) {
+        on_event(root, original);
+        return 1;
     }
-    match root.get("kind").and_then(|k| k.as_str()) {
-        Some("EventList") => root
-            .get("items")
-            .map(|items| {
-                items
-                    .elements()
-                    .map(|e| visit_events(e, None, on_event))
-                    .sum()
-            })
-            .unwrap_or(0),
-        Some("Event") => {
-            on_event(root, original);
-            1
-        }
-        None if is_kindless_event(root) => {
-            on_event(root, original);
-            1
-        }
-        _ => 0,
+    let mut stack = vec![root];
+    let mut children = Vec::new();
+    while let Some(value) = stack.pop() {
+        let items = if value.is_array() {
+            Some(value)
+        } else if value.get("kind").and_then(|k| k.as_str()) == Some("EventList") {
+            value.get("items")
+        } else {
+            None
+        };
+        let Some(items) = items else {
+            if is_event(value) {
+                on_event(value, None);
+                count += 1;
+            }
+            continue;
+        };
+        children.clear();
+        children.extend(items.elements());
+        stack.extend(children.drain(..).rev());
     }
+    count
 }
 
-/// EventList items (v1alpha1, v1beta1) and some exports carry no `kind`; an object with
-/// the fields every audit event has is taken as one.
-fn is_kindless_event(value: Json<'_, '_>) -> bool {
-    value.is_object()
-        && ["auditID", "verb", "requestURI", "stage"]
+/// An audit event: `kind` is `Event`, or there is no `kind` (EventList items of v1alpha1
+/// and v1beta1, some exports) but the fields every audit event has.
+fn is_event(value: Json<'_, '_>) -> bool {
+    if !value.is_object() {
+        return false;
+    }
+    match value.get("kind") {
+        Some(kind) => kind.as_str() == Some("Event"),
+        None => ["auditID", "verb", "requestURI", "stage"]
             .iter()
-            .any(|k| value.get(k).is_some())
+            .any(|k| value.get(k).is_some()),
+    }
 }
 
 fn emit(plan: &Plan, event: Json<'_, '_>, original: Option<&[u8]>, result: &mut BlockResult) {
@@ -244,31 +399,133 @@ fn emit(plan: &Plan, event: Json<'_, '_>, original: Option<&[u8]>, result: &mut 
         return;
     }
     result.counters.matched += 1;
-    if let Some(fields) = &plan.count_by {
-        let key: Vec<String> = fields.iter().map(|f| field_text(event, f)).collect();
-        if plan.max_count.is_some() {
-            result.group_keys.push(key);
-        } else {
-            *result.groups.entry(key).or_default() += 1;
-        }
+    let mut key = Vec::new();
+    if let Some(fields) = &plan.key_fields {
+        key = fields.iter().map(|f| field_text(event, f)).collect();
     } else if !plan.count_only {
         plan.writer.write(event, original, &mut result.out);
-        result.event_ends.push(result.out.len());
     }
+    result.matches.push(Match {
+        end: result.out.len(),
+        key,
+    });
 }
 
-/// The end (index of the closing line's `\n`, or the block end) of a pretty-printed
-/// document that starts on the line ending at `first_line_end`.
-fn document_end(block: &[u8], first_line_end: usize) -> usize {
-    let mut pos = first_line_end + 1;
-    while pos < block.len() {
-        let end = memchr::memchr(b'\n', &block[pos..]).map_or(block.len(), |p| pos + p);
-        if framing::closes_document(&block[pos..end]) {
-            return end;
+/// The lines (start, end without `\n`) of `block[start..end]`.
+fn lines(block: &[u8], start: usize, end: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let mut pos = start;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
         }
-        pos = end + 1;
+        let line_end = memchr::memchr(b'\n', &block[pos..end]).map_or(end, |p| pos + p);
+        let line = (pos, line_end);
+        if line_end >= end {
+            done = true;
+        } else {
+            pos = line_end + 1;
+        }
+        Some(line)
+    })
+}
+
+/// The region around position `at`: the lines that no hard boundary separates from the
+/// line holding `at`. Returns (start of its first line, end of its last line).
+pub fn region_around(block: &[u8], at: usize) -> (usize, usize) {
+    let line_start = memchr::memrchr(b'\n', &block[..at]).map_or(0, |p| p + 1);
+    let line_end = memchr::memchr(b'\n', &block[at..]).map_or(block.len(), |p| at + p);
+    let content = framing::content(&block[line_start..line_end]);
+    if framing::is_blank(content) {
+        return (line_start, line_end);
     }
-    block.len()
+    // Backwards: join the previous non-blank line while no hard boundary separates it.
+    let mut start = line_start;
+    let mut first = content;
+    let mut cursor = line_start;
+    while cursor > 0 {
+        let prev_end = cursor - 1;
+        let prev_start = memchr::memrchr(b'\n', &block[..prev_end]).map_or(0, |p| p + 1);
+        let prev = framing::content(&block[prev_start..prev_end]);
+        cursor = prev_start;
+        if framing::is_blank(prev) {
+            continue;
+        }
+        if framing::hard_boundary(prev, first) {
+            break;
+        }
+        start = prev_start;
+        first = prev;
+    }
+    // Forwards, the same.
+    let mut end = line_end;
+    let mut last = content;
+    let mut cursor = line_end;
+    while cursor < block.len() {
+        let next_start = cursor + 1;
+        let next_end =
+            memchr::memchr(b'\n', &block[next_start..]).map_or(block.len(), |p| next_start + p);
+        let next = framing::content(&block[next_start..next_end]);
+        cursor = next_end;
+        if framing::is_blank(next) {
+            continue;
+        }
+        if framing::hard_boundary(last, next) {
+            break;
+        }
+        end = next_end;
+        last = next;
+    }
+    (start, end)
+}
+
+/// Splits a block into regions, in order (blank lines around a region are regions of
+/// their own).
+struct Regions<'a> {
+    block: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Regions<'a> {
+    fn new(block: &'a [u8]) -> Self {
+        Regions { block, pos: 0 }
+    }
+
+    fn next_region(&mut self) -> Option<(usize, usize)> {
+        let block = self.block;
+        if self.pos >= block.len() {
+            // An empty last line after a final `\n` is not a line.
+            return None;
+        }
+        let start = self.pos;
+        let line_end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |p| start + p);
+        let first = framing::content(&block[start..line_end]);
+        let mut end = line_end;
+        if !framing::is_blank(first) {
+            let mut last = first;
+            let mut cursor = line_end;
+            while cursor < block.len() {
+                let next_start = cursor + 1;
+                if next_start >= block.len() {
+                    break;
+                }
+                let next_end = memchr::memchr(b'\n', &block[next_start..])
+                    .map_or(block.len(), |p| next_start + p);
+                let next = framing::content(&block[next_start..next_end]);
+                cursor = next_end;
+                if framing::is_blank(next) {
+                    continue;
+                }
+                if framing::hard_boundary(last, next) {
+                    break;
+                }
+                end = next_end;
+                last = next;
+            }
+        }
+        self.pos = end + 1;
+        Some((start, end))
+    }
 }
 
 /// Records every line longer than `limit`; only needed when a block can hold one, i.e.
@@ -281,8 +538,12 @@ fn find_long_lines(block: &[u8], limit: usize, result: &mut BlockResult) {
             break;
         }
         if end - start > limit {
-            result.long_lines.push((index as u64, (end - start) as u64));
-            *result.counters.skipped.entry(Skip::TooLong).or_default() += 1;
+            let place = Place {
+                line: index as u64,
+                offset: start as u64,
+            };
+            result.long_lines.push((place, (end - start) as u64));
+            result.counters.skip(Skip::TooLong);
         }
         start = end + 1;
     }
@@ -291,4 +552,84 @@ fn find_long_lines(block: &[u8], limit: usize, result: &mut BlockResult) {
 pub fn count_lines(bytes: &[u8]) -> u64 {
     let newlines = bytecount::count(bytes, b'\n') as u64;
     newlines + u64::from(!bytes.is_empty() && !bytes.ends_with(b"\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::parse_query;
+
+    fn run(query: &str, input: &str, prefilter: bool) -> (String, Counters) {
+        let expr = parse_query(&[query.to_string()]).unwrap();
+        let plan = Arc::new(Plan::jsonl(expr, prefilter));
+        let mut processor = BlockProcessor::new(plan);
+        let mut result = BlockResult::default();
+        processor.process(input.as_bytes(), &mut result);
+        (String::from_utf8(result.out).unwrap(), result.counters)
+    }
+
+    const EV: &str = r#"{"kind":"Event","verb":"delete","objectRef":{"resource":"secrets"}}"#;
+
+    #[test]
+    fn regions_split_at_hard_boundaries() {
+        let block = format!("{EV}\n{EV}\n{{\n  \"a\": 1\n}}\n\n{EV}");
+        let mut regions = Regions::new(block.as_bytes());
+        let mut got = Vec::new();
+        while let Some((s, e)) = regions.next_region() {
+            got.push(block[s..e].lines().count());
+        }
+        assert_eq!(got, [1, 1, 3, 0, 1]); // the blank line is a region of its own
+        let at = block.find("\"a\"").unwrap();
+        let (s, e) = region_around(block.as_bytes(), at);
+        assert_eq!(&block[s..e], "{\n  \"a\": 1\n}");
+    }
+
+    #[test]
+    fn stray_opener_and_flat_pretty_event_agree_with_and_without_prefilter() {
+        let stray = format!("{{\n{EV}\n{EV}\n");
+        for pf in [true, false] {
+            let (out, c) = run("verb=delete", &stray, pf);
+            assert_eq!(out.lines().count(), 2, "prefilter {pf}");
+            assert_eq!(
+                c.skipped.get(&Skip::InvalidJson),
+                if pf { None } else { Some(&1) }
+            );
+        }
+        let flat = "{\n\"kind\":\"Event\",\n\"verb\":\"delete\"\n}\n";
+        for pf in [true, false] {
+            let (out, _) = run("verb=delete", flat, pf);
+            assert_eq!(
+                out, "{\"kind\":\"Event\",\"verb\":\"delete\"}\n",
+                "prefilter {pf}"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_and_non_strings_match_with_the_prefilter() {
+        let line = r#"{"kind":"Event","auditID":"n1","verb":true,"user":{"username":7},"responseStatus":{"code":4.03e2}}"#;
+        for q in ["code=40*", "verb=true", "user=7*", "code=403", "code=4*3"] {
+            for pf in [true, false] {
+                assert_eq!(run(q, line, pf).0.lines().count(), 1, "{q} prefilter {pf}");
+            }
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_invalid_not_fatal() {
+        let deep = format!(
+            "{{\"kind\":\"Event\",\"sourceIPs\":{}1{}}}",
+            "[".repeat(20_000),
+            "]".repeat(20_000)
+        );
+        let (out, c) = run("ip=1", &deep, false);
+        assert!(out.is_empty());
+        assert_eq!(c.skipped.get(&Skip::InvalidJson), Some(&1));
+        let ok = format!(
+            "{{\"kind\":\"Event\",\"sourceIPs\":{}1{}}}",
+            "[".repeat(9_000),
+            "]".repeat(9_000)
+        );
+        assert_eq!(run("ip=1", &ok, false).0.lines().count(), 1);
+    }
 }

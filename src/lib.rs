@@ -6,12 +6,16 @@
 
 pub mod block;
 pub mod cli;
+pub mod error;
 pub mod follow;
 pub mod framing;
+pub mod limits;
 pub mod parse;
 pub mod prefilter;
 pub mod query;
+pub mod report;
 pub mod search;
 pub mod sink;
 pub mod source;
+pub mod syntax;
 pub mod timefmt;

@@ -1,45 +1,42 @@
 //! The prefilter: byte needles derived from the query, searched with SIMD before any JSON
-//! parsing, so lines that cannot match are never parsed.
+//! parsing, so records that cannot match are never parsed.
 //!
-//! Exactness rests on one argument. A term `verb=delete` can only hold if the string value
-//! `delete` appears in the line; JSON writes that value either literally as `"delete"` or
-//! with a backslash escape. So a line is a candidate if it holds every needle, **or** holds
-//! any escape that could hide a needle (`\u…`, `\/`), **or** is a legacy text line (whose
-//! fields are derived, not written). Values whose plain form needs escaping (quotes,
-//! backslashes, control characters) and numbers (`404` may be written `404.0`) give no
-//! needle at all; neither do negations, regexes and comparisons.
+//! Exactness rests on one argument: for every value a term can match, the raw bytes of
+//! the record hold the needle, or hold an escape that could hide it. So a record is
+//! parsed if it holds a needle of every clause, **or** holds such an escape (`\uXXXX`
+//! decoding to a needle character, `\/` when a needle has a `/`), **or** is a legacy
+//! text line (whose fields are derived, not written). Which needle a pattern gives:
+//!
+//! - a string value is written between quotes, so `verb=delete` gives `"delete"` and
+//!   `user=system:*` gives `"system:`;
+//! - `true`, `false` and `null` are written bare, so a pattern that can match one of them
+//!   gets an unquoted needle;
+//! - a number may be written in many ways (`403`, `4.03e2`, `403.0`), and compares by its
+//!   value, so a pattern that can match a number's text gives no needle;
+//! - text that JSON must escape (quotes, backslashes, control characters) gives none,
+//!   nor do negations, regexes, comparisons and times (compared as instants).
 
-use crate::query::{Expr, Op, Term, value::Pattern};
+use crate::query::value::{Pattern, glob_match};
+use crate::query::{Expr, Op, Term};
 use aho_corasick::AhoCorasick;
 use memchr::memmem;
 
 /// The legacy text marker: such lines are always candidates (their fields are derived).
 const LEGACY_MARKER: &[u8] = b"AUDIT: ";
-/// A line that starts with white space only occurs inside a pretty-printed document; such
-/// a block is framed line by line, without the prefilter, because one event spans lines.
-const INDENTED_LINE: [&[u8]; 2] = [b"\n ", b"\n\t"];
 
 /// Needles in conjunctive normal form: every clause must have one of its needles present.
 pub type Clauses = Vec<Vec<Vec<u8>>>;
 
-/// What the block scanner found next.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Found {
-    /// A line (start..end, without `\n`) that may match and must be parsed.
-    Line(usize, usize),
-    /// From this line start on, the block holds a pretty-printed document.
-    Document(usize),
-}
-
 pub struct Prefilter {
     driver: Driver,
-    others: Vec<Vec<memmem::Finder<'static>>>,
+    /// Every clause, the driver's included: a record is a candidate if it has them all.
+    clauses: Vec<Vec<memmem::Finder<'static>>>,
     legacy: memmem::Finder<'static>,
-    indented: Vec<memmem::Finder<'static>>,
     /// Characters of the needles: an escape (`\u0064`, `\/`) of one of them may hide a needle.
     needle_chars: Vec<char>,
 }
 
+/// Finds the positions worth looking at: hits of one clause (the rarest-looking one).
 enum Driver {
     One(Box<memmem::Finder<'static>>),
     Many(AhoCorasick),
@@ -47,9 +44,9 @@ enum Driver {
 
 impl Prefilter {
     /// Builds a prefilter for `expr`, or `None` when no needle can be derived safely
-    /// (then every line is parsed).
+    /// (then every record is parsed).
     pub fn new(expr: &Expr) -> Option<Prefilter> {
-        let mut clauses = clauses(expr);
+        let clauses = clauses(expr);
         if clauses.is_empty() {
             return None;
         }
@@ -66,12 +63,11 @@ impl Prefilter {
         needle_chars.sort_unstable();
         needle_chars.dedup();
         let best = (0..clauses.len()).max_by_key(|&i| clause_rank(&clauses[i]))?;
-        let driver_clause = clauses.swap_remove(best);
-        let driver = match driver_clause.as_slice() {
+        let driver = match clauses[best].as_slice() {
             [one] => Driver::One(Box::new(memmem::Finder::new(one).into_owned())),
             many => Driver::Many(AhoCorasick::new(many).ok()?),
         };
-        let others = clauses
+        let finders = clauses
             .iter()
             .map(|clause| {
                 clause
@@ -82,56 +78,15 @@ impl Prefilter {
             .collect();
         Some(Prefilter {
             driver,
-            others,
+            clauses: finders,
             legacy: memmem::Finder::new(LEGACY_MARKER).into_owned(),
-            indented: INDENTED_LINE
-                .iter()
-                .map(|t| memmem::Finder::new(t).into_owned())
-                .collect(),
             needle_chars,
         })
     }
 
-    /// Scans `block` for candidate lines, calling `on_found` for each in order.
-    /// A block with a pretty-printed document is handed over whole as [`Found::Document`].
-    pub fn scan(&self, block: &[u8], mut on_found: impl FnMut(Found)) {
-        if self.indented.iter().any(|f| f.find(block).is_some()) {
-            on_found(Found::Document(0));
-            return;
-        }
-        let triggers = self.trigger_positions(block);
-        let mut triggers = triggers.iter().copied().peekable();
-        let mut pos = 0;
-        let mut next_needle = self.next_needle(block, 0);
-        while pos < block.len() {
-            if next_needle.is_some_and(|at| at < pos) {
-                next_needle = self.next_needle(block, pos);
-            }
-            while triggers.next_if(|&t| t < pos).is_some() {}
-            let next_trigger = triggers.peek().copied();
-            let (at, forced) = match (next_needle, next_trigger) {
-                (None, None) => return,
-                (Some(n), Some(t)) if t <= n => (t, true),
-                (None, Some(t)) => (t, true),
-                (Some(n), _) => (n, false),
-            };
-            let start = memchr::memrchr(b'\n', &block[..at]).map_or(0, |p| p + 1);
-            let end = memchr::memchr(b'\n', &block[at..]).map_or(block.len(), |p| at + p);
-            let line = &block[start..end];
-            if ends_open(line) {
-                on_found(Found::Document(start));
-                return;
-            }
-            let trigger_in_line = next_trigger.is_some_and(|t| t < end);
-            if forced || trigger_in_line || self.has_all_needles(line) {
-                on_found(Found::Line(start, end));
-            }
-            pos = end + 1;
-        }
-    }
-
-    fn next_needle(&self, block: &[u8], from: usize) -> Option<usize> {
-        let rest = &block[from..];
+    /// The next position at or after `from` where a driver needle starts.
+    pub fn next_needle(&self, block: &[u8], from: usize) -> Option<usize> {
+        let rest = block.get(from..)?;
         match &self.driver {
             Driver::One(finder) => finder.find(rest),
             Driver::Many(ac) => ac.find(rest).map(|m| m.start()),
@@ -139,8 +94,9 @@ impl Prefilter {
         .map(|p| p + from)
     }
 
-    /// Positions of legacy markers and of escapes that could hide a needle, in order.
-    fn trigger_positions(&self, bytes: &[u8]) -> Vec<usize> {
+    /// Positions, in order, of legacy markers and of escapes that could hide a needle:
+    /// a record holding one is always a candidate.
+    pub fn triggers(&self, bytes: &[u8]) -> Vec<usize> {
         let mut positions: Vec<usize> = self.legacy.find_iter(bytes).collect();
         let mut pos = 0;
         while let Some(found) = memchr::memchr(b'\\', &bytes[pos..]) {
@@ -172,26 +128,12 @@ impl Prefilter {
         }
     }
 
-    fn has_all_needles(&self, line: &[u8]) -> bool {
-        let driver = match &self.driver {
-            Driver::One(finder) => finder.find(line).is_some(),
-            Driver::Many(ac) => ac.is_match(line),
-        };
-        driver
-            && self
-                .others
-                .iter()
-                .all(|clause| clause.iter().any(|f| f.find(line).is_some()))
+    /// Whether `record` holds a needle of every clause.
+    pub fn has_all_needles(&self, record: &[u8]) -> bool {
+        self.clauses
+            .iter()
+            .all(|clause| clause.iter().any(|f| f.find(record).is_some()))
     }
-}
-
-/// A compact line never ends with `{` or `[`; a pretty-printed one's first line does.
-fn ends_open(line: &[u8]) -> bool {
-    let trimmed = line
-        .iter()
-        .rposition(|b| !matches!(b, b' ' | b'\t' | b'\r'))
-        .map(|p| line[p]);
-    matches!(trimmed, Some(b'{' | b'['))
 }
 
 /// Longer needles are rarer and make memmem faster; a single needle beats alternatives.
@@ -224,33 +166,43 @@ pub fn clauses(expr: &Expr) -> Clauses {
 }
 
 fn term_clause(term: &Term) -> Option<Vec<Vec<u8>>> {
-    if term.op != Op::Eq {
+    if term.op != Op::Eq || term.field.computed.is_some() {
         return None;
     }
-    term.patterns
-        .iter()
-        .map(|p| pattern_needle(p, term.field.quoted_needle))
-        .collect()
+    term.patterns.iter().map(pattern_needle).collect()
 }
 
-fn pattern_needle(pattern: &Pattern, quoted: bool) -> Option<Vec<u8>> {
+const LITERALS: [&str; 3] = ["true", "false", "null"];
+
+/// The needle every JSON value matching `pattern` leaves in the raw bytes, if any.
+fn pattern_needle(pattern: &Pattern) -> Option<Vec<u8>> {
     match pattern {
-        Pattern::Exact { text, number: None } if is_plain(text) => Some(if quoted {
-            format!("\"{text}\"").into_bytes()
-        } else {
-            text.clone().into_bytes()
-        }),
+        Pattern::Exact {
+            number: Some(_), ..
+        }
+        | Pattern::Exact { time: Some(_), .. } => None,
+        Pattern::Exact { text, .. } if LITERALS.contains(&text.as_str()) => {
+            Some(text.clone().into_bytes())
+        }
+        Pattern::Exact { text, .. } if is_plain(text) => Some(format!("\"{text}\"").into_bytes()),
         Pattern::Glob { parts } => {
+            // A number's text may be written differently in the bytes: no needle if the
+            // glob could match one (every piece made of number characters).
+            if parts.iter().all(|p| p.bytes().all(is_number_byte)) {
+                return None;
+            }
             let (index, longest) = parts.iter().enumerate().max_by_key(|(_, p)| p.len())?;
             if longest.is_empty() || !is_plain(longest) {
                 return None;
             }
+            // `true`/`false`/`null` are written without quotes.
+            let bare = LITERALS.iter().any(|l| glob_match(parts, l));
             let mut needle = String::new();
-            if quoted && index == 0 {
+            if !bare && index == 0 {
                 needle.push('"');
             }
             needle.push_str(longest);
-            if quoted && index == parts.len() - 1 {
+            if !bare && index == parts.len() - 1 {
                 needle.push('"');
             }
             Some(needle.into_bytes())
@@ -259,9 +211,17 @@ fn pattern_needle(pattern: &Pattern, quoted: bool) -> Option<Vec<u8>> {
     }
 }
 
-/// Text that JSON (and Go's `%q`) writes as itself when no `\u`/`\/` escape is used.
+/// A byte of a number's text (`-1.5e+21`).
+fn is_number_byte(b: u8) -> bool {
+    matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+}
+
+/// Text that JSON (and Go's `%q`) writes as itself when no `\u`/`\/` escape is used, and
+/// that no repair (U+FFFD for invalid UTF-8 or surrogates) can produce.
 fn is_plain(text: &str) -> bool {
-    !text.is_empty() && !text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20)
+    !text.is_empty()
+        && !text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20)
+        && !text.contains('\u{FFFD}')
 }
 
 #[cfg(test)]
@@ -291,12 +251,23 @@ mod tests {
         );
         assert_eq!(
             needles("group=system:masters"),
-            vec![vec![b("system:masters")]]
+            vec![vec![b("\"system:masters\"")]]
         );
+    }
+
+    #[test]
+    fn literals_are_bare_and_numbers_give_none() {
         assert_eq!(
             needles("requestObject.spec.hostNetwork=true"),
             vec![vec![b("true")]]
         );
+        assert_eq!(needles("verb=true"), vec![vec![b("true")]]);
+        assert_eq!(needles("verb=*ru*"), vec![vec![b("ru")]]);
+        assert_eq!(needles("verb=nu*"), vec![vec![b("nu")]]);
+        assert!(needles("code=40*").is_empty());
+        assert!(needles("code=1e*").is_empty());
+        assert!(needles("user=7*").is_empty());
+        assert_eq!(needles("user=a*7"), vec![vec![b("7\"")]]);
     }
 
     #[test]
@@ -309,6 +280,8 @@ mod tests {
         assert!(needles("user=*").is_empty());
         assert!(needles("reason='say \"hi\"'").is_empty());
         assert!(needles("verb=delete or code>=500").is_empty());
+        assert!(needles("time=2026-01-05T10:00:00Z").is_empty());
+        assert!(needles("resource~pods/exec").is_empty());
     }
 
     #[test]
@@ -319,48 +292,29 @@ mod tests {
         );
     }
 
-    fn scan(q: &str, block: &str) -> Vec<Found> {
-        let pf = Prefilter::new(&parse_query(&[q.to_string()]).unwrap()).unwrap();
-        let mut found = Vec::new();
-        pf.scan(block.as_bytes(), |f| found.push(f));
-        found
+    fn prefilter(q: &str) -> Prefilter {
+        Prefilter::new(&parse_query(&[q.to_string()]).unwrap()).unwrap()
     }
 
     #[test]
-    fn scans_candidate_lines() {
-        let block =
-            "{\"verb\":\"get\"}\n{\"verb\":\"delete\",\"r\":\"secrets\"}\n{\"verb\":\"delete\"}\n";
-        assert_eq!(
-            scan("verb=delete resource=secrets", block),
-            vec![Found::Line(15, 46)]
-        );
-    }
-
-    #[test]
-    fn escapes_and_legacy_lines_are_candidates() {
+    fn escapes_and_legacy_lines_are_triggers() {
         let block =
             "{\"verb\":\"\\u0064elete\"}\n{\"a\":1}\n2017-01-01T00:00:00Z AUDIT: id=\"x\"\n";
-        assert_eq!(
-            scan("verb=delete", block),
-            vec![Found::Line(0, 22), Found::Line(31, 65)]
-        );
+        assert_eq!(prefilter("verb=delete").triggers(block.as_bytes()), [9, 52]);
     }
 
     #[test]
-    fn pretty_documents_hand_over_the_block() {
-        let block = "{\"verb\":\"delete\"}\n{\n  \"verb\": \"delete\"\n}\n";
-        assert_eq!(scan("verb=delete", block), vec![Found::Document(0)]);
-        let block = "{\"verb\":\"delete\"}\n{\"verb\":\"delete\",\"items\":[\n";
-        assert_eq!(
-            scan("verb=delete", block),
-            vec![Found::Line(0, 17), Found::Document(18)]
-        );
-    }
-
-    #[test]
-    fn only_escapes_of_needle_characters_are_candidates() {
+    fn only_escapes_of_needle_characters_are_triggers() {
         let block = "{\"uri\":\"/a?b=1\\u0026c=2\"}\n{\"v\":\"\\u0064\"}\n{\"v\":\"\\\\u0064\"}\n{\"v\":\"\\/\"}\n";
-        assert_eq!(scan("verb=delete", block), vec![Found::Line(26, 40)]);
-        assert_eq!(scan("uri=/x", block), vec![Found::Line(57, 67)]);
+        assert_eq!(prefilter("verb=delete").triggers(block.as_bytes()), [32]);
+        assert_eq!(prefilter("uri=/x").triggers(block.as_bytes()), [63]);
+    }
+
+    #[test]
+    fn needles_in_all_clauses() {
+        let p = prefilter("verb=delete resource=secrets");
+        assert!(p.has_all_needles(br#"{"verb":"delete","r":"secrets"}"#));
+        assert!(!p.has_all_needles(br#"{"verb":"delete"}"#));
+        assert_eq!(p.next_needle(b"xx\"secrets\"", 0), Some(2));
     }
 }

@@ -1,13 +1,16 @@
 //! The search pipeline: a reader thread cuts inputs into blocks, worker threads process
-//! blocks in parallel, and the calling thread writes results in input order.
+//! blocks in parallel, and the calling thread hands the results to the [`Sink`] in input
+//! order. That is all this module does: restore order and recycle buffers.
 //!
 //! Memory stays flat whatever the input size: a fixed pool of block buffers circulates
 //! reader → worker → writer → reader, so at most `pool` blocks are alive at once.
 
-use crate::block::{BlockProcessor, BlockResult, Counters, Plan};
+use crate::block::{BlockProcessor, BlockResult, Plan};
 use crate::framing::Skip;
+use crate::report::Report;
+use crate::sink::{Matched, Sink, Totals};
 use crate::source::{BlockReader, Chunk, Input};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -27,21 +30,19 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            block_size: 1 << 20,
-            max_line_bytes: 64 << 20,
+            block_size: crate::limits::DEFAULT_BLOCK_SIZE,
+            max_line_bytes: crate::limits::DEFAULT_MAX_LINE_BYTES,
             max_count: None,
         }
     }
 }
 
-/// What a search found, for the exit code and `--stats`.
+/// What a search found, for the exit code and the closing messages.
 #[derive(Debug, Default)]
-pub struct Summary {
-    pub counters: Counters,
-    pub groups: HashMap<Vec<String>, u64>,
+pub struct Outcome {
+    pub totals: Totals,
     /// An input could not be read, or `--strict` stopped the run.
     pub had_error: bool,
-    pub seconds: f64,
     /// Per input: the first line of each skip kind, for the hint printed at the end.
     pub first_skips: Vec<(String, Skip, u64)>,
 }
@@ -62,23 +63,25 @@ enum Work {
 struct Done {
     seq: u64,
     input: usize,
-    outcome: Outcome,
+    outcome: Processed,
 }
 
-enum Outcome {
+enum Processed {
     Block(Vec<u8>, Box<BlockResult>),
     LongLine(u64),
     Failed(String),
 }
 
-/// Runs the search over `inputs`, writing to `out`; messages go to `err`.
+/// Runs the search over `inputs`, handing matches to `sink` (and finishing it);
+/// messages go to `err`. An output error is returned; input errors are reported and
+/// counted in the outcome.
 pub fn run(
     inputs: &[Input],
     plan: Arc<Plan>,
     options: &Options,
-    out: &mut dyn Write,
+    sink: &mut dyn Sink,
     err: &mut dyn Write,
-) -> io::Result<Summary> {
+) -> io::Result<Outcome> {
     let started = Instant::now();
     let threads = options.threads.max(1);
     let pool_size = threads * 4 + 2;
@@ -90,7 +93,7 @@ pub fn run(
     let (job_tx, job_rx) = sync_channel::<Job>(pool_size);
     let (done_tx, done_rx) = sync_channel::<Done>(pool_size);
     let job_rx = Mutex::new(job_rx);
-    let mut writer = Writer::new(inputs, plan.as_ref(), options, out, err);
+    let mut writer = Writer::new(inputs, options, sink, err);
     let result = std::thread::scope(|scope| {
         let stop = &stop;
         scope.spawn(move || read_inputs(inputs, options, &pool_rx, job_tx, stop));
@@ -103,9 +106,7 @@ pub fn run(
         drop(done_tx);
         writer.write_in_order(&done_rx, &pool_tx, stop)
     });
-    let mut summary = writer.finish(result)?;
-    summary.seconds = started.elapsed().as_secs_f64();
-    Ok(summary)
+    writer.finish(result, started.elapsed().as_secs_f64())
 }
 
 fn read_inputs(
@@ -140,9 +141,12 @@ fn read_inputs(
                 continue;
             }
         };
-        let eager = *input == Input::Stdin;
-        let mut blocks =
-            BlockReader::new(reader, options.block_size, options.max_line_bytes, eager);
+        let mut blocks = BlockReader::new(
+            reader,
+            options.block_size,
+            options.max_line_bytes,
+            input.read_mode(),
+        );
         loop {
             if stop.load(Ordering::Relaxed) {
                 return;
@@ -162,6 +166,7 @@ fn read_inputs(
                 Ok(None) => break,
                 Ok(Some(Chunk::Lines { data, len })) => Work::Lines(data, len),
                 Ok(Some(Chunk::LongLine { bytes })) => Work::LongLine(bytes),
+                Ok(Some(Chunk::Pause)) => continue,
                 Err(e) => Work::Failed(e.to_string()),
             };
             let failed = matches!(work, Work::Failed(_));
@@ -187,10 +192,10 @@ fn work(plan: Arc<Plan>, jobs: &Mutex<Receiver<Job>>, done: SyncSender<Done>) {
             Work::Lines(lines, len) => {
                 let mut result = BlockResult::default();
                 processor.process(&lines[..len], &mut result);
-                Outcome::Block(lines, Box::new(result))
+                Processed::Block(lines, Box::new(result))
             }
-            Work::LongLine(bytes) => Outcome::LongLine(bytes),
-            Work::Failed(message) => Outcome::Failed(message),
+            Work::LongLine(bytes) => Processed::LongLine(bytes),
+            Work::Failed(message) => Processed::Failed(message),
         };
         let done_msg = Done {
             seq: job.seq,
@@ -203,40 +208,28 @@ fn work(plan: Arc<Plan>, jobs: &Mutex<Receiver<Job>>, done: SyncSender<Done>) {
     }
 }
 
-/// Writes results in input order and keeps the totals.
+/// Hands results to the sink in input order and keeps the totals.
 struct Writer<'a> {
     inputs: &'a [Input],
-    plan: &'a Plan,
     options: &'a Options,
-    out: &'a mut dyn Write,
-    err: &'a mut dyn Write,
-    summary: Summary,
-    /// Lines seen so far per input, to turn block-relative line numbers into file lines.
-    lines_before: Vec<u64>,
-    written: u64,
-    first_skip: BTreeMap<(usize, Skip), u64>,
-    started_output: bool,
+    sink: &'a mut dyn Sink,
+    report: Report<'a>,
+    had_error: bool,
 }
 
 impl<'a> Writer<'a> {
     fn new(
         inputs: &'a [Input],
-        plan: &'a Plan,
         options: &'a Options,
-        out: &'a mut dyn Write,
+        sink: &'a mut dyn Sink,
         err: &'a mut dyn Write,
     ) -> Self {
         Writer {
             inputs,
-            plan,
             options,
-            out,
-            err,
-            summary: Summary::default(),
-            lines_before: vec![0; inputs.len()],
-            written: 0,
-            first_skip: BTreeMap::new(),
-            started_output: false,
+            sink,
+            report: Report::new(inputs.len(), options.max_line_bytes, err),
+            had_error: false,
         }
     }
 
@@ -276,148 +269,79 @@ impl<'a> Writer<'a> {
         failure
     }
 
-    /// Writes one result; returns its buffer for reuse and whether to go on.
+    /// Hands on one result; returns its buffer for reuse and whether to go on.
     fn handle(&mut self, message: Done) -> io::Result<(Option<Vec<u8>>, bool)> {
-        let name = self.inputs[message.input].display_name();
+        let input = message.input;
+        let name = self.inputs[input].display_name();
         match message.outcome {
-            Outcome::Failed(e) => {
-                writeln!(self.err, "auditq: {name}: {e}")?;
-                self.summary.had_error = true;
+            Processed::Failed(e) => {
+                self.report.error(&format!("{name}: {e}"))?;
+                self.had_error = true;
                 Ok((None, true))
             }
-            Outcome::LongLine(bytes) => {
-                self.lines_before[message.input] += 1;
-                let line = self.lines_before[message.input];
-                writeln!(
-                    self.err,
-                    "auditq: {name}:{line}: line of {bytes} bytes is longer than --max-line-bytes ({}); skipped",
-                    self.options.max_line_bytes
-                )?;
-                *self
-                    .summary
-                    .counters
-                    .skipped
-                    .entry(Skip::TooLong)
-                    .or_default() += 1;
-                self.summary.counters.lines += 1;
+            Processed::LongLine(bytes) => {
+                self.report.long_line(input, &name, bytes, None)?;
                 Ok((None, true))
             }
-            Outcome::Block(buffer, result) => {
-                let keep_going = self.block(message.input, &name, *result)?;
-                if self.inputs[message.input] == Input::Stdin {
-                    self.out.flush()?;
+            Processed::Block(buffer, result) => {
+                let keep_going = self.block(input, &name, &result)?;
+                if self.inputs[input].read_mode() != crate::source::ReadMode::Batch {
+                    self.sink.flush()?;
                 }
                 Ok((Some(buffer), keep_going))
             }
         }
     }
 
-    fn block(&mut self, input: usize, name: &str, result: BlockResult) -> io::Result<bool> {
-        let base = self.lines_before[input];
-        self.lines_before[input] += result.counters.lines;
-        for (kind, line) in &result.first_skip {
-            self.first_skip
-                .entry((input, *kind))
-                .or_insert(base + line + 1);
-        }
-        let mut counters = result.counters;
+    fn block(&mut self, input: usize, name: &str, result: &BlockResult) -> io::Result<bool> {
         let limit = self
             .options
             .max_count
-            .map(|m| m.saturating_sub(self.written));
-        let take = limit.map_or(result.event_ends.len(), |l| {
-            (l as usize).min(result.event_ends.len())
-        });
-        counters.matched = counters.matched.min(limit.unwrap_or(u64::MAX));
-        for key in result
-            .group_keys
-            .into_iter()
-            .take(counters.matched as usize)
-        {
-            *self.summary.groups.entry(key).or_default() += 1;
+            .map_or(u64::MAX, |m| m.saturating_sub(self.report.totals.written));
+        let take = result
+            .matches
+            .len()
+            .min(usize::try_from(limit).unwrap_or(usize::MAX));
+        for (text, m) in result.texts().take(take) {
+            self.sink.event(&Matched { text, key: &m.key })?;
         }
-        for (line, bytes) in &result.long_lines {
-            writeln!(
-                self.err,
-                "auditq: {name}:{}: line of {bytes} bytes is longer than --max-line-bytes ({}); skipped",
-                base + line + 1,
-                self.options.max_line_bytes
-            )?;
-        }
-        self.write_events(&result.out, &result.event_ends[..take])?;
-        self.written += counters.matched;
-        self.summary.counters.add(&counters);
-        for (key, n) in result.groups {
-            *self.summary.groups.entry(key).or_default() += n;
-        }
-        if let Some((line, reason)) = result.strict_error {
-            writeln!(
-                self.err,
-                "auditq: {name}:{}: {reason} (stopped by --strict)",
-                base + line + 1
-            )?;
-            self.summary.had_error = true;
+        let strict = self.report.block(input, name, result, take as u64, None)?;
+        if strict {
+            self.had_error = true;
             return Ok(false);
         }
-        Ok(self.options.max_count.is_none_or(|m| self.written < m))
+        Ok(self
+            .options
+            .max_count
+            .is_none_or(|m| self.report.totals.written < m))
     }
 
-    fn write_events(&mut self, out: &[u8], ends: &[usize]) -> io::Result<()> {
-        if ends.is_empty() {
-            return Ok(());
-        }
-        if !self.started_output {
-            self.started_output = true;
-            if let Some(header) = self.plan.writer.header() {
-                self.out.write_all(&header)?;
+    fn finish(self, result: io::Result<()>, seconds: f64) -> io::Result<Outcome> {
+        let broken_pipe = match result {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => true,
+            Err(e) => return Err(e),
+            Ok(()) => false,
+        };
+        let mut totals = self.report.totals.clone();
+        totals.seconds = seconds;
+        if !broken_pipe {
+            match self.sink.finish(&totals) {
+                Err(e) if e.kind() != io::ErrorKind::BrokenPipe => return Err(e),
+                _ => {}
             }
         }
-        if self.plan.writer.format != crate::sink::Format::Json {
-            return self.out.write_all(&out[..ends[ends.len() - 1]]);
-        }
-        let mut start = 0;
-        for &end in ends {
-            let sep: &[u8] = if self.written == 0 && start == 0 {
-                b"[\n"
-            } else {
-                b",\n"
-            };
-            self.out.write_all(sep)?;
-            self.out.write_all(&out[start..end - 1])?;
-            start = end;
-        }
-        Ok(())
-    }
-
-    fn finish(mut self, result: io::Result<()>) -> io::Result<Summary> {
-        match result {
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(self.summary),
-            Err(e) => return Err(e),
-            Ok(()) => {}
-        }
-        if self.plan.writer.format == crate::sink::Format::Json
-            && !self.plan.count_only
-            && self.plan.count_by.is_none()
-        {
-            let close: &[u8] = if self.started_output {
-                b"\n]\n"
-            } else {
-                b"[]\n"
-            };
-            self.out.write_all(close)?;
-        }
-        self.summary.first_skips = self
-            .first_skip
-            .iter()
-            .map(|((input, kind), line)| (self.inputs[*input].display_name(), *kind, *line))
-            .collect();
-        Ok(self.summary)
+        let first_skips = self.report.first_skips(self.inputs);
+        Ok(Outcome {
+            totals,
+            had_error: self.had_error,
+            first_skips,
+        })
     }
 }
 
-fn recycle(outcome: Outcome) -> Option<Vec<u8>> {
+fn recycle(outcome: Processed) -> Option<Vec<u8>> {
     match outcome {
-        Outcome::Block(buffer, _) => Some(buffer),
+        Processed::Block(buffer, _) => Some(buffer),
         _ => None,
     }
 }

@@ -2,8 +2,13 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-/// Nanoseconds since the Unix epoch, UTC. Integers compare fast and exactly.
-pub type Nanos = i64;
+/// Nanoseconds since the Unix epoch, UTC. Integers compare fast and exactly; 128 bits
+/// hold every time RFC 3339 can write (years 0000–9999), not only 1677–2262.
+pub type Nanos = i128;
+
+fn nanos_of<Tz: chrono::TimeZone>(t: &DateTime<Tz>) -> Nanos {
+    i128::from(t.timestamp()) * 1_000_000_000 + i128::from(t.timestamp_subsec_nanos())
+}
 
 /// Parses the timestamps found in audit logs: RFC 3339 (`2026-01-05T10:00:00.123456Z`,
 /// offsets like `-04:00`), and the near-misses seen in the wild (a space instead of `T`,
@@ -14,22 +19,22 @@ pub fn parse_timestamp(text: &str) -> Option<Nanos> {
         return None;
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return t.timestamp_nanos_opt();
+        return Some(nanos_of(&t));
     }
     for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
         if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
-            return t.and_utc().timestamp_nanos_opt();
+            return Some(nanos_of(&t.and_utc()));
         }
     }
     if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_nanos_opt();
+        return Some(nanos_of(&date.and_hms_opt(0, 0, 0)?.and_utc()));
     }
     None
 }
 
 /// Parses a duration like `90s`, `90m`, `2h`, `7d`, `1w`, or combinations such as `1h30m`.
-pub fn parse_duration(text: &str) -> Option<i64> {
-    let mut total: i64 = 0;
+pub fn parse_duration(text: &str) -> Option<Nanos> {
+    let mut total: Nanos = 0;
     let mut digits = String::new();
     let mut seen_unit = false;
     for c in text.trim().chars() {
@@ -37,7 +42,7 @@ pub fn parse_duration(text: &str) -> Option<i64> {
             digits.push(c);
             continue;
         }
-        let unit: i64 = match c {
+        let unit: Nanos = match c {
             's' => 1,
             'm' => 60,
             'h' => 3600,
@@ -45,7 +50,7 @@ pub fn parse_duration(text: &str) -> Option<i64> {
             'w' => 7 * 86_400,
             _ => return None,
         };
-        let n: i64 = digits.parse().ok()?;
+        let n: Nanos = digits.parse().ok()?;
         total = total.checked_add(n.checked_mul(unit)?.checked_mul(1_000_000_000)?)?;
         digits.clear();
         seen_unit = true;
@@ -59,8 +64,7 @@ pub fn parse_duration(text: &str) -> Option<i64> {
 /// Resolves a `--since`/`--until` argument: a duration back from `now`, or a timestamp.
 pub fn parse_time_bound(text: &str, now: DateTime<Utc>) -> Result<Nanos, String> {
     if let Some(ago) = parse_duration(text) {
-        let now = now.timestamp_nanos_opt().unwrap_or(i64::MAX);
-        return Ok(now.saturating_sub(ago));
+        return Ok(nanos_of(&now).saturating_sub(ago));
     }
     parse_timestamp(text).ok_or_else(|| {
         format!(
@@ -72,9 +76,15 @@ pub fn parse_time_bound(text: &str, now: DateTime<Utc>) -> Result<Nanos, String>
 
 /// Formats nanoseconds as RFC 3339 UTC with milliseconds, for tables and warnings.
 pub fn format_nanos(nanos: Nanos) -> String {
-    DateTime::<Utc>::from_timestamp_nanos(nanos)
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
+    let secs = nanos.div_euclid(1_000_000_000);
+    let sub = nanos.rem_euclid(1_000_000_000) as u32;
+    match i64::try_from(secs)
+        .ok()
+        .and_then(|s| DateTime::<Utc>::from_timestamp(s, sub))
+    {
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        None => format!("{nanos} ns since the epoch"),
+    }
 }
 
 #[cfg(test)]
@@ -93,6 +103,10 @@ mod tests {
             Some(z + 500_000_000)
         );
         assert_eq!(parse_timestamp("yesterday"), None);
+        let old = parse_timestamp("1500-01-01T00:00:00Z").unwrap();
+        let late = parse_timestamp("2500-01-01T00:00:00Z").unwrap();
+        assert!(old < z && z < late);
+        assert_eq!(format_nanos(old), "1500-01-01T00:00:00.000Z");
         assert_eq!(parse_timestamp(""), None);
     }
 

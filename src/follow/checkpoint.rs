@@ -1,18 +1,25 @@
 //! `--state FILE`: where each followed log was last read up to.
 //!
-//! Written only after the handler flushed its output, always at a line end,
-//! and atomically (temp file in the same directory, fsync, rename, fsync of
-//! the directory) so a crash leaves either the old or the new state, never a
-//! torn one. The format is a small hand-written JSON document:
-//! `{"version":1,"files":[{"follow":…,"path":…,"dev":…,"ino":…,
-//! "fingerprint":"<16 hex>","first_line_len":…,"offset":…,"saved_at_ms":…}]}`.
+//! Written only after the handler flushed its output, always where framing is at rest
+//! (a record end), and atomically (temp file in the same directory, fsync, rename, fsync
+//! of the directory) so a crash leaves either the old or the new state, never a torn one.
+//!
+//! The format is JSON, read and written with serde:
+//! `{"version":2,"files":[{"follow":…,"path":…,"dev":…,"ino":…,
+//! "fingerprint":"<16 hex>","first_line_len":…,"offset":…,"saved_at_ms":…,
+//! "backup_time_ms":…?}]}`. Version 1 (same fields; offsets at line ends) is still read:
+//! for logs of one event per line, line ends and record ends are the same places.
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+/// The version written.
+const VERSION: u32 = 2;
+
 /// Position in one followed log.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// The followed (active) path given on the command line: the lookup key.
     pub follow: PathBuf,
@@ -21,15 +28,33 @@ pub struct Entry {
     pub dev: u64,
     pub ino: u64,
     /// First-line fingerprint; `first_line_len == 0` means not known yet.
+    #[serde(serialize_with = "hex_out", deserialize_with = "hex_in")]
     pub fingerprint: u64,
     pub first_line_len: usize,
-    /// Offset just after the last line handed to the handler.
+    /// Offset just after the last record handed to the handler.
     pub offset: u64,
     /// Wall-clock time of the save (epoch ms), used to name gaps.
     pub saved_at_ms: i64,
     /// Name time of the file when it was a lumberjack backup; `None` when it
     /// was the active file. Tells which backups are newer on restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_time_ms: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateFile {
+    version: u32,
+    files: Vec<Entry>,
+}
+
+fn hex_out<S: Serializer>(value: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{value:016x}"))
+}
+
+fn hex_in<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let text = String::deserialize(d)?;
+    u64::from_str_radix(&text, 16).map_err(serde::de::Error::custom)
 }
 
 /// Atomically replaces `path` with the given entries.
@@ -40,8 +65,7 @@ pub fn save(path: &Path, entries: &[Entry]) -> io::Result<()> {
     };
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let result =
-        write_synced(&tmp, render(entries).as_bytes()).and_then(|()| std::fs::rename(&tmp, path));
+    let result = write_synced(&tmp, &render(entries)?).and_then(|()| std::fs::rename(&tmp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -60,262 +84,37 @@ fn write_synced(path: &Path, data: &[u8]) -> io::Result<()> {
     f.sync_all()
 }
 
+fn render(entries: &[Entry]) -> io::Result<Vec<u8>> {
+    let state = StateFile {
+        version: VERSION,
+        files: entries.to_vec(),
+    };
+    let mut out = serde_json::to_vec(&state).map_err(io::Error::other)?;
+    out.push(b'\n');
+    Ok(out)
+}
+
 /// Loads the state file: `Ok(None)` if it does not exist, `Err` if it is
 /// unreadable or malformed (the caller warns and uses the configured start).
 pub fn load(path: &Path) -> io::Result<Option<Vec<Entry>>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    parse(&text)
-        .map(Some)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed state file"))
+    parse(&bytes).map(Some)
 }
 
-fn render(entries: &[Entry]) -> String {
-    let files: Vec<String> = entries
-        .iter()
-        .map(|e| {
-            let backup = e
-                .backup_time_ms
-                .map(|t| format!(",\"backup_time_ms\":{t}"))
-                .unwrap_or_default();
-            format!(
-                "{{\"follow\":{},\"path\":{},\"dev\":{},\"ino\":{},\"fingerprint\":\"{:016x}\",\"first_line_len\":{},\"offset\":{},\"saved_at_ms\":{}{backup}}}",
-                json_str(&e.follow.to_string_lossy()),
-                json_str(&e.path.to_string_lossy()),
-                e.dev,
-                e.ino,
-                e.fingerprint,
-                e.first_line_len,
-                e.offset,
-                e.saved_at_ms
-            )
-        })
-        .collect();
-    format!("{{\"version\":1,\"files\":[{}]}}\n", files.join(","))
-}
-
-fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn parse(text: &str) -> Option<Vec<Entry>> {
-    let mut p = json::Parser::new(text);
-    let root = p.value()?;
-    p.end()?;
-    if root.get("version")?.num()? != 1 {
-        return None;
-    }
-    root.get("files")?.arr()?.iter().map(entry).collect()
-}
-
-fn entry(v: &json::Value) -> Option<Entry> {
-    let num = |k: &str| v.get(k).and_then(json::Value::num);
-    Some(Entry {
-        follow: PathBuf::from(v.get("follow")?.str()?),
-        path: PathBuf::from(v.get("path")?.str()?),
-        dev: num("dev")?,
-        ino: num("ino")?,
-        fingerprint: u64::from_str_radix(v.get("fingerprint")?.str()?, 16).ok()?,
-        first_line_len: usize::try_from(num("first_line_len")?).ok()?,
-        offset: num("offset")?,
-        saved_at_ms: i64::try_from(num("saved_at_ms")?).ok()?,
-        backup_time_ms: match v.get("backup_time_ms") {
-            Some(t) => Some(i64::try_from(t.num()?).ok()?),
-            None => None,
-        },
-    })
-}
-
-/// Just enough JSON for our own file: objects, arrays, strings, unsigned
-/// integers, true/false/null.
-mod json {
-    pub enum Value {
-        Obj(Vec<(String, Value)>),
-        Arr(Vec<Value>),
-        Str(String),
-        Num(u64),
-        Other,
-    }
-
-    impl Value {
-        pub fn get(&self, key: &str) -> Option<&Value> {
-            match self {
-                Value::Obj(kv) => kv.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-                _ => None,
-            }
-        }
-        pub fn arr(&self) -> Option<&[Value]> {
-            match self {
-                Value::Arr(a) => Some(a),
-                _ => None,
-            }
-        }
-        pub fn str(&self) -> Option<&str> {
-            match self {
-                Value::Str(s) => Some(s),
-                _ => None,
-            }
-        }
-        pub fn num(&self) -> Option<u64> {
-            match self {
-                Value::Num(n) => Some(*n),
-                _ => None,
-            }
-        }
-    }
-
-    pub struct Parser<'a> {
-        s: &'a [u8],
-        i: usize,
-    }
-
-    impl<'a> Parser<'a> {
-        pub fn new(text: &'a str) -> Self {
-            Parser {
-                s: text.as_bytes(),
-                i: 0,
-            }
-        }
-
-        pub fn end(&mut self) -> Option<()> {
-            self.ws();
-            (self.i == self.s.len()).then_some(())
-        }
-
-        fn ws(&mut self) {
-            while self.s.get(self.i).is_some_and(u8::is_ascii_whitespace) {
-                self.i += 1;
-            }
-        }
-
-        fn eat(&mut self, c: u8) -> bool {
-            self.ws();
-            let hit = self.s.get(self.i) == Some(&c);
-            if hit {
-                self.i += 1;
-            }
-            hit
-        }
-
-        pub fn value(&mut self) -> Option<Value> {
-            self.ws();
-            match *self.s.get(self.i)? {
-                b'{' => self.object(),
-                b'[' => self.array(),
-                b'"' => self.string().map(Value::Str),
-                b'0'..=b'9' => self.number(),
-                _ => self.word(),
-            }
-        }
-
-        fn object(&mut self) -> Option<Value> {
-            self.i += 1;
-            let mut kv = Vec::new();
-            if self.eat(b'}') {
-                return Some(Value::Obj(kv));
-            }
-            loop {
-                self.ws();
-                let k = self.string()?;
-                if !self.eat(b':') {
-                    return None;
-                }
-                kv.push((k, self.value()?));
-                if self.eat(b'}') {
-                    return Some(Value::Obj(kv));
-                }
-                if !self.eat(b',') {
-                    return None;
-                }
-            }
-        }
-
-        fn array(&mut self) -> Option<Value> {
-            self.i += 1;
-            let mut items = Vec::new();
-            if self.eat(b']') {
-                return Some(Value::Arr(items));
-            }
-            loop {
-                items.push(self.value()?);
-                if self.eat(b']') {
-                    return Some(Value::Arr(items));
-                }
-                if !self.eat(b',') {
-                    return None;
-                }
-            }
-        }
-
-        fn string(&mut self) -> Option<String> {
-            if self.s.get(self.i) != Some(&b'"') {
-                return None;
-            }
-            self.i += 1;
-            let mut out = Vec::new();
-            loop {
-                let c = *self.s.get(self.i)?;
-                self.i += 1;
-                match c {
-                    b'"' => return String::from_utf8(out).ok(),
-                    b'\\' => self.escape(&mut out)?,
-                    c => out.push(c),
-                }
-            }
-        }
-
-        fn escape(&mut self, out: &mut Vec<u8>) -> Option<()> {
-            let c = *self.s.get(self.i)?;
-            self.i += 1;
-            let ch = match c {
-                b'"' | b'\\' | b'/' => c as char,
-                b'n' => '\n',
-                b't' => '\t',
-                b'r' => '\r',
-                b'u' => {
-                    let hex = std::str::from_utf8(self.s.get(self.i..self.i + 4)?).ok()?;
-                    self.i += 4;
-                    char::from_u32(u32::from_str_radix(hex, 16).ok()?)?
-                }
-                _ => return None,
-            };
-            let mut tmp = [0u8; 4];
-            out.extend_from_slice(ch.encode_utf8(&mut tmp).as_bytes());
-            Some(())
-        }
-
-        fn number(&mut self) -> Option<Value> {
-            let from = self.i;
-            while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
-                self.i += 1;
-            }
-            let text = std::str::from_utf8(&self.s[from..self.i]).ok()?;
-            text.parse().ok().map(Value::Num)
-        }
-
-        fn word(&mut self) -> Option<Value> {
-            for w in [&b"true"[..], b"false", b"null"] {
-                if self.s[self.i..].starts_with(w) {
-                    self.i += w.len();
-                    return Some(Value::Other);
-                }
-            }
-            None
-        }
+/// Parses a state file of any known version.
+pub fn parse(bytes: &[u8]) -> io::Result<Vec<Entry>> {
+    let malformed = |why: String| io::Error::new(io::ErrorKind::InvalidData, why);
+    let state: StateFile = serde_json::from_slice(bytes)
+        .map_err(|e| malformed(format!("malformed state file ({e})")))?;
+    match state.version {
+        1 | VERSION => Ok(state.files),
+        v => Err(malformed(format!(
+            "state file version {v} is not one this auditq reads (1 or {VERSION})"
+        ))),
     }
 }
 
@@ -325,7 +124,7 @@ mod tests {
 
     fn sample() -> Entry {
         Entry {
-            follow: PathBuf::from("/var/log/kube \"audit\".log"),
+            follow: PathBuf::from("/var/log/audit.log"),
             path: PathBuf::from("/var/log/audit-2024-01-01T00-00-00.000.log"),
             dev: 2049,
             ino: 123_456,
@@ -352,6 +151,16 @@ mod tests {
         ];
         save(&path, &entries).unwrap();
         assert_eq!(load(&path).unwrap(), Some(entries));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"version\":2") && text.contains("\"deadbeef01234567\""));
+    }
+
+    #[test]
+    fn version_1_files_are_still_read() {
+        let v1 = r#"{"version":1,"files":[{"follow":"/var/log/audit.log","path":"/var/log/audit.log","dev":2049,"ino":7,"fingerprint":"00000000000000ff","first_line_len":3,"offset":12,"saved_at_ms":5}]}"#;
+        let entries = parse(v1.as_bytes()).unwrap();
+        assert_eq!(entries[0].fingerprint, 255);
+        assert_eq!(entries[0].backup_time_ms, None);
     }
 
     #[test]
@@ -367,17 +176,15 @@ mod tests {
 
     #[test]
     fn malformed_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.json");
         for bad in [
             "",
             "{",
-            "{\"version\":2,\"files\":[]}",
+            "{\"version\":3,\"files\":[]}",
             "[1,2]",
             "{\"version\":1}",
+            "{\"version\":1,\"files\":[{\"follow\":1}]}",
         ] {
-            std::fs::write(&path, bad).unwrap();
-            assert!(load(&path).is_err(), "{bad}");
+            assert!(parse(bad.as_bytes()).is_err(), "{bad}");
         }
     }
 }

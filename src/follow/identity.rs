@@ -97,18 +97,30 @@ pub fn fingerprint_gz(path: &Path) -> io::Result<Option<Fingerprint>> {
     Ok(fingerprint_of_prefix(&buf[..got]))
 }
 
-/// Fingerprint of a path, decompressing when it ends in `.gz`.
+/// Fingerprint of a path, decompressing when it holds gzip (by its magic bytes, whatever
+/// its name).
 pub fn fingerprint_path(path: &Path) -> io::Result<Option<Fingerprint>> {
-    if is_gz(path) {
+    let file = File::open(path)?;
+    if is_gzip(&file)? {
         fingerprint_gz(path)
     } else {
-        fingerprint_file(&File::open(path)?)
+        fingerprint_file(&file)
     }
 }
 
-/// True when the file name ends in `.gz`.
-pub fn is_gz(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "gz")
+/// Whether an open file starts with the gzip magic bytes (read with `pread`, so the
+/// file position is untouched).
+pub fn is_gzip(file: &File) -> io::Result<bool> {
+    let mut magic = [0u8; 2];
+    let mut got = 0;
+    while got < 2 {
+        let n = file.read_at(&mut magic[got..], got as u64)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        got += n;
+    }
+    Ok(magic == [0x1f, 0x8b])
 }
 
 #[cfg(test)]

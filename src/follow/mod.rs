@@ -10,12 +10,15 @@
 pub mod backups;
 mod checkpoint;
 mod follower;
+mod handler;
 mod identity;
-pub mod query_handler;
-mod reader;
+#[cfg(test)]
+mod model_tests;
 mod start;
 mod stdin;
 mod watch;
+
+pub use handler::QueryHandler;
 
 use std::io;
 use std::path::PathBuf;
@@ -24,16 +27,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use follower::FileFollower;
-use reader::LineSink;
 
 /// Where following starts when no checkpoint applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Start {
-    /// At the current end of the active file (after its last complete line).
+    /// At the current end of the active file (after its last complete record).
     End,
     /// Every existing backup in name-time order, then the active file.
     FromStart,
-    /// The last n matching lines (searching back through backups), then follow.
+    /// The last n matching events (searching back through backups), then follow.
     LastMatches(usize),
 }
 
@@ -49,8 +51,10 @@ pub struct FollowConfig {
     pub poll_interval: Duration,
     /// `--state FILE`: checkpoint to resume from and keep up to date.
     pub state_file: Option<PathBuf>,
-    /// Longer lines are reported and skipped (default 64 MiB).
+    /// Longer lines are reported and skipped.
     pub max_line_bytes: usize,
+    /// How much is read at once.
+    pub block_size: usize,
 }
 
 impl Default for FollowConfig {
@@ -61,78 +65,95 @@ impl Default for FollowConfig {
             poll_only: false,
             poll_interval: Duration::from_millis(250),
             state_file: None,
-            max_line_bytes: 64 << 20,
+            max_line_bytes: crate::limits::DEFAULT_MAX_LINE_BYTES,
+            block_size: 256 * 1024,
         }
     }
 }
 
-/// Implemented by the query engine. Lines are complete, without `'\n'` (and
-/// without a trailing `'\r'`).
-pub trait LineHandler {
-    fn is_match(&mut self, line: &[u8]) -> bool;
-    /// Write one selected line (the handler adds the newline / formats it).
-    /// `Err(BrokenPipe)` => stop quietly.
-    fn emit(&mut self, line: &[u8]) -> io::Result<()>;
-    /// Flush emitted output to the OS; called after each batch (at least
-    /// once per wake-up), before checkpointing.
-    fn flush(&mut self) -> io::Result<()>;
-    /// A warning for stderr (rotation gap, truncation, stale checkpoint,
-    /// unreadable file ...); the handler prints it.
-    fn warn(&mut self, message: &str);
-}
+/// An error writing results: it ends the run (a closed pipe quietly). Problems with the
+/// followed files never are errors: they become warnings.
+#[derive(Debug)]
+pub struct OutputError(pub io::Error);
 
-/// What happened during a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct FollowSummary {
-    pub matched: u64,
-}
-
-/// Why the loop ended.
+/// Whether the handler wants more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stopped {
-    Signal,
-    Eof,
-    BrokenPipe,
+pub enum Flow {
+    Continue,
+    /// `-m` reached, or `--strict` met an invalid line.
+    Stop,
 }
 
-/// Minimum spacing of checkpoint writes while lines flow.
+/// What the follower hands its results to (the query engine, in [`QueryHandler`]).
+pub trait Handler {
+    /// A block of whole records read from `file` starting at byte `offset`.
+    fn block(&mut self, file: &str, offset: u64, block: &[u8]) -> Result<Flow, OutputError>;
+    /// A line longer than the limit, skipped.
+    fn long_line(&mut self, file: &str, offset: u64, bytes: u64) -> Result<(), OutputError>;
+    /// Output so far must reach the OS (before a checkpoint names it).
+    fn flush(&mut self) -> Result<(), OutputError>;
+    /// A warning (rotation gap, truncation, unreadable file, …) for stderr.
+    fn warn(&mut self, message: &str);
+    /// `-n N`: from now on keep the last `keep` matches instead of writing them.
+    fn collect(&mut self, keep: usize);
+    /// Stops collecting; returns what was kept, oldest first.
+    fn take_collected(&mut self) -> Vec<Collected>;
+    /// Writes matches kept by [`Handler::collect`].
+    fn emit_collected(&mut self, items: Vec<Collected>) -> Result<Flow, OutputError>;
+}
+
+/// A match kept for `-n`: its formatted text and its `--count-by` key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collected {
+    pub text: Vec<u8>,
+    pub key: Vec<String>,
+}
+
+/// Why following ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// SIGINT or SIGTERM.
+    Signal,
+    /// Standard input ended.
+    Eof,
+    /// The output was closed.
+    BrokenPipe,
+    /// The handler had enough (`-m`, `--strict`).
+    Done,
+}
+
+/// Minimum spacing of checkpoint writes while records flow.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
-/// Runs until `stop` becomes true (SIGINT/SIGTERM set it; the binary
-/// installs the handler with `signal_hook::flag`), stdin EOF, or a broken
-/// pipe. Only output errors and an unusable state file are returned as
-/// errors; problems with individual log files become warnings.
+/// Runs until `stop` becomes true (SIGINT/SIGTERM set it; the binary installs the
+/// handler with `signal_hook::flag`), stdin EOF, the handler stops, or the output fails.
+/// Only output errors are returned; problems with log files become warnings.
 pub fn run(
     config: &FollowConfig,
-    handler: &mut dyn LineHandler,
+    handler: &mut dyn Handler,
     stop: &Arc<AtomicBool>,
-) -> io::Result<FollowSummary> {
-    let mut out = Out::new(handler);
+) -> io::Result<Stopped> {
     let result = if config.paths.is_empty() {
-        stdin::follow(&mut out, config.max_line_bytes, config.poll_interval, stop)
+        stdin::follow(handler, config, stop)
     } else {
-        follow_files(config, &mut out, stop)
+        follow_files(config, handler, stop)
     };
     match result {
-        Ok(_) => Ok(FollowSummary {
-            matched: out.matched,
-        }),
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(FollowSummary {
-            matched: out.matched,
-        }),
-        Err(e) => Err(e),
+        Ok(stopped) => Ok(stopped),
+        Err(OutputError(e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Stopped::BrokenPipe),
+        Err(OutputError(e)) => Err(e),
     }
 }
 
 fn follow_files(
     config: &FollowConfig,
-    out: &mut Out<'_>,
-    stop: &Arc<AtomicBool>,
-) -> io::Result<Stopped> {
+    out: &mut dyn Handler,
+    stop: &AtomicBool,
+) -> Result<Stopped, OutputError> {
     let mut followers: Vec<FileFollower> = config
         .paths
         .iter()
-        .map(|p| FileFollower::new(p, config.max_line_bytes))
+        .map(|p| FileFollower::new(p, config.max_line_bytes, config.block_size))
         .collect();
     let mut dirs: Vec<PathBuf> = followers.iter().map(|f| f.dir().to_path_buf()).collect();
     dirs.sort();
@@ -142,14 +163,25 @@ fn follow_files(
     let saved = load_state(config, out);
     for f in &mut followers {
         let entry = saved.iter().find(|e| e.follow == f.follow_path());
-        f.start(config.start, entry, out)?;
+        if f.start(config.start, entry, out)? == Flow::Stop {
+            out.flush()?;
+            return Ok(Stopped::Done);
+        }
     }
     out.flush()?;
     let mut saver = Saver::new(config.state_file.clone(), saved);
     loop {
         let mut busy = false;
         for f in &mut followers {
-            busy |= f.step(out)?;
+            match f.step(out)? {
+                Step::Idle => {}
+                Step::Busy => busy = true,
+                Step::Done => {
+                    out.flush()?;
+                    saver.save(&followers, out, true);
+                    return Ok(Stopped::Done);
+                }
+            }
         }
         out.flush()?;
         if stop.load(Ordering::Relaxed) {
@@ -164,7 +196,18 @@ fn follow_files(
     }
 }
 
-fn load_state(config: &FollowConfig, out: &mut Out<'_>) -> Vec<checkpoint::Entry> {
+/// What one [`FileFollower::step`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Nothing more to read for now.
+    Idle,
+    /// The read budget ran out with input pending: do not sleep.
+    Busy,
+    /// The handler wants no more.
+    Done,
+}
+
+fn load_state(config: &FollowConfig, out: &mut dyn Handler) -> Vec<checkpoint::Entry> {
     let Some(path) = &config.state_file else {
         return Vec::new();
     };
@@ -203,7 +246,7 @@ impl Saver {
         }
     }
 
-    fn save(&mut self, followers: &[FileFollower], out: &mut Out<'_>, final_save: bool) {
+    fn save(&mut self, followers: &[FileFollower], out: &mut dyn Handler, final_save: bool) {
         let Some(path) = &self.path else { return };
         if !final_save && self.last_time.elapsed() < CHECKPOINT_EVERY {
             return;
@@ -249,76 +292,4 @@ fn same_positions(a: &[checkpoint::Entry], b: &[checkpoint::Entry]) -> bool {
                 ..y.clone()
             }
         })
-}
-
-/// The handler seen as a line sink: filters, emits and counts matches.
-pub(crate) struct Out<'a> {
-    handler: &'a mut dyn LineHandler,
-    matched: u64,
-}
-
-impl<'a> Out<'a> {
-    fn new(handler: &'a mut dyn LineHandler) -> Self {
-        Out {
-            handler,
-            matched: 0,
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.handler.flush()
-    }
-
-    /// Emits lines collected for `-n N` (already known to match).
-    fn emit_matched(&mut self, line: &[u8]) -> io::Result<()> {
-        self.matched += 1;
-        self.handler.emit(line)
-    }
-
-    fn is_match(&mut self, line: &[u8]) -> bool {
-        self.handler.is_match(line)
-    }
-}
-
-impl LineSink for Out<'_> {
-    fn line(&mut self, line: &[u8]) -> io::Result<()> {
-        if self.handler.is_match(line) {
-            self.matched += 1;
-            self.handler.emit(line).map_err(output_error)?;
-        }
-        Ok(())
-    }
-
-    fn warn(&mut self, message: &str) {
-        self.handler.warn(message);
-    }
-}
-
-/// Marks an output failure so the follower does not mistake it for a
-/// problem with the file it is reading.
-fn output_error(e: io::Error) -> io::Error {
-    if e.kind() == io::ErrorKind::BrokenPipe {
-        e
-    } else {
-        io::Error::new(e.kind(), OutputError(e))
-    }
-}
-
-/// Wrapper identifying errors that came from the handler.
-#[derive(Debug)]
-struct OutputError(io::Error);
-
-impl std::fmt::Display for OutputError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "output: {}", self.0)
-    }
-}
-
-impl std::error::Error for OutputError {}
-
-/// True when `e` came from the handler (stop) rather than from a log file
-/// (warn and carry on).
-fn is_output_error(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::BrokenPipe
-        || e.get_ref().is_some_and(|inner| inner.is::<OutputError>())
 }

@@ -1,18 +1,25 @@
 //! Where following begins: a checkpoint if one applies, else `--from-start`,
 //! the end of the active file, or the last N matching lines.
 
-use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
-use super::Out;
-use super::Start;
 use super::backups::format_time;
 use super::checkpoint::Entry;
-use super::follower::{FileFollower, active_open, open_backup_file};
+use super::follower::{FileFollower, Queued, ReadEnd, active_open, open_backup_file};
 use super::identity::{self, FileId, Fingerprint};
-use super::reader::LineSink;
+use super::{Collected, Flow, Handler, OutputError, Start};
+
+/// What a checkpoint says about the active file.
+enum Resumed {
+    /// It names the active file: reading resumes there.
+    InActive,
+    /// It names the active file, but an offset beyond its end (warned).
+    Stale,
+    /// It names some other file (a backup, or one that is gone).
+    OtherFile,
+}
 
 impl FileFollower {
     /// Positions the follower: a valid checkpoint `entry` wins over `start`.
@@ -20,121 +27,126 @@ impl FileFollower {
         &mut self,
         start: Start,
         entry: Option<&Entry>,
-        out: &mut Out<'_>,
-    ) -> io::Result<()> {
+        out: &mut dyn Handler,
+    ) -> Result<Flow, OutputError> {
         if let Some(e) = entry
-            && self.resume(e, out)?
+            && self.resume(e, out)
         {
-            return Ok(());
+            return Ok(Flow::Continue);
         }
         match start {
             Start::FromStart => {
                 let backups = self.list_backups(out);
                 self.queue_unseen(&backups);
+                Ok(Flow::Continue)
             }
-            Start::End | Start::LastMatches(0) => self.start_at_end(out)?,
-            Start::LastMatches(n) => self.start_last(n, out)?,
+            Start::End | Start::LastMatches(0) => {
+                self.start_at_end(out);
+                Ok(Flow::Continue)
+            }
+            Start::LastMatches(n) => self.start_last(n, out),
         }
-        Ok(())
     }
 
     /// After the last complete line of the active file; existing backups are
     /// treated as already seen. A missing file will be read from 0 once it
     /// appears (everything in it is new).
-    fn start_at_end(&mut self, out: &mut Out<'_>) -> io::Result<()> {
+    fn start_at_end(&mut self, out: &mut dyn Handler) {
         // Open before listing: if a rotation slips in between, the opened
         // file shows up as a backup and is drained as usual.
         let file = self.open_active_path(out);
         let backups = self.list_backups(out);
         self.watermark = backups.last().map(|b| b.time);
-        let Some(file) = file else { return Ok(()) };
+        let Some(file) = file else { return };
+        let (max_line, block) = (self.max_line, self.block_size);
         let opened = last_line_end(&file)
-            .and_then(|offset| active_open(file, &self.name.active, offset, self.max_line));
+            .and_then(|offset| active_open(file, &self.name.active, offset, max_line, block));
         match opened {
             Ok(open) => self.cur = Some(open),
             // Read from 0 once it becomes readable: better a repeat than a loss.
             Err(e) => self.warn_once(out, format!("{}: {e}", self.label)),
         }
         self.note_position();
-        Ok(())
     }
 
-    /// `-n N`: collect the last N matches of the active file, then of
-    /// backups newest first until N are found; print them oldest first and
-    /// keep following the active file from where the scan ended.
-    fn start_last(&mut self, n: usize, out: &mut Out<'_>) -> io::Result<()> {
+    /// `-n N`: collect the last N matches of the active file, then of backups newest
+    /// first until N are found; print them oldest first and keep following the active
+    /// file from where the scan ended.
+    fn start_last(&mut self, n: usize, out: &mut dyn Handler) -> Result<Flow, OutputError> {
         let file = self.open_active_path(out);
         let backups = self.list_backups(out);
         self.watermark = backups.last().map(|b| b.time);
-        let mut lines = VecDeque::new();
-        let opened = file.map(|f| active_open(f, &self.name.active, 0, self.max_line));
+        let mut kept: Vec<Collected> = Vec::new();
+        let (max_line, block) = (self.max_line, self.block_size);
+        let opened = file.map(|f| active_open(f, &self.name.active, 0, max_line, block));
         if let Some(Err(e)) = &opened {
             let msg = format!("{}: {e}", self.label);
             self.warn_once(out, msg);
         }
-        if let Some(Ok(mut open)) = opened {
-            let mut c = Collector::new(out, n);
-            let label = self.label.clone();
-            if let Err(e) = open
-                .reader
-                .read_some(&mut open.src, &mut c, u64::MAX, &label)
-            {
-                c.out.warn(&format!("{label}: read error: {e}"));
-            }
-            lines = c.lines;
+        if let Some(Ok(open)) = opened {
             self.cur = Some(open);
+            out.collect(n);
+            // Everything there is now (its undecided tail is read as it grows).
+            while self.read_cur(out, u64::MAX)? == ReadEnd::More {}
+            kept = out.take_collected();
         }
-        // If a rotation slipped in between the open and the listing, the
-        // active file is also the newest backup: do not count it twice.
+        // If a rotation slipped in between the open and the listing, the active file is
+        // also the newest backup: do not count it twice.
         let active_fp = self.cur.as_ref().and_then(|c| c.fp);
         for b in backups.iter().rev() {
-            if lines.len() >= n {
+            if kept.len() >= n {
                 break;
             }
-            let older = self.collect_backup(b, n - lines.len(), active_fp, out);
-            for l in older.into_iter().rev() {
-                lines.push_front(l);
-            }
-        }
-        for l in &lines {
-            out.emit_matched(l)?;
+            let mut older = self.collect_backup(b, n - kept.len(), active_fp, out)?;
+            older.append(&mut kept);
+            kept = older;
         }
         self.note_position();
-        Ok(())
+        out.emit_collected(kept)
     }
 
-    /// The last `want` matching lines of one backup (oldest first).
+    /// The last `want` matches of one backup (oldest first).
     fn collect_backup(
         &mut self,
         b: &super::backups::Backup,
         want: usize,
         skip: Option<Fingerprint>,
-        out: &mut Out<'_>,
-    ) -> VecDeque<Vec<u8>> {
+        out: &mut dyn Handler,
+    ) -> Result<Vec<Collected>, OutputError> {
         let label = b.path.display().to_string();
-        let mut open = match open_backup_file(b, 0, self.max_line) {
-            Ok(Some(o)) if skip.is_some() && o.fp == skip => return VecDeque::new(),
+        let open = match open_backup_file(b, 0, self.max_line, self.block_size) {
+            Ok(Some(o)) if skip.is_some() && o.fp == skip => return Ok(Vec::new()),
             Ok(Some(o)) => o,
-            Ok(None) => return VecDeque::new(),
+            Ok(None) => return Ok(Vec::new()),
             Err(e) => {
                 self.warn_once(out, format!("{label}: {e}; skipped"));
-                return VecDeque::new();
+                return Ok(Vec::new());
             }
         };
-        let mut c = Collector::new(out, want);
-        let res = open
-            .reader
-            .read_some(&mut open.src, &mut c, u64::MAX, &label);
-        let res = res.and_then(|_| open.reader.flush_partial(&mut c, &label));
-        if let Err(e) = res {
-            c.out.warn(&format!("{label}: read error: {e}"));
+        let active = self.cur.replace(open);
+        out.collect(want);
+        let mut result = Ok(());
+        if let Some(cur) = self.cur.as_mut() {
+            cur.reader.finish_input();
         }
-        c.lines
+        loop {
+            match self.read_cur(out, u64::MAX) {
+                Ok(ReadEnd::More) => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        let kept = out.take_collected();
+        self.cur = active;
+        result.map(|()| kept)
     }
 
     /// Resumes from a checkpoint entry. Returns false (after a warning) when
     /// the checkpoint is stale and the configured start must be used.
-    fn resume(&mut self, e: &Entry, out: &mut Out<'_>) -> io::Result<bool> {
+    fn resume(&mut self, e: &Entry, out: &mut dyn Handler) -> bool {
         let fp = (e.first_line_len > 0).then_some(Fingerprint {
             hash: e.fingerprint,
             len: e.first_line_len,
@@ -144,15 +156,15 @@ impl FileFollower {
         if let Some(file) = active {
             let resumed = self.resume_active(file, e, fp, out).unwrap_or_else(|err| {
                 out.warn(&format!("{}: {err}", self.label));
-                None
+                Resumed::OtherFile
             });
             match resumed {
-                Some(true) => {
+                Resumed::InActive => {
                     self.watermark = backups.last().map(|b| b.time);
-                    return Ok(true);
+                    return true;
                 }
-                Some(false) => return Ok(false),
-                None => {}
+                Resumed::Stale => return false,
+                Resumed::OtherFile => {}
             }
         }
         if let Some(fp) = fp {
@@ -168,26 +180,28 @@ impl FileFollower {
                         "the checkpointed offset is beyond the end of its file",
                         out,
                     );
-                    return Ok(false);
+                    return false;
                 }
                 self.watermark = Some(b.time);
-                self.queue.push_back((b.clone(), e.offset));
+                self.queue.push_back(Queued {
+                    backup: b.clone(),
+                    offset: e.offset,
+                });
                 self.queue_unseen(&backups);
-                return Ok(true);
+                return true;
             }
         }
         self.resume_after_gap(e, &backups, out)
     }
 
-    /// `Some(true)`: resumed in the active file; `Some(false)`: stale;
-    /// `None`: the checkpoint is about another file.
+    /// Tries to resume in the active file.
     fn resume_active(
         &mut self,
         file: File,
         e: &Entry,
         fp: Option<Fingerprint>,
-        out: &mut Out<'_>,
-    ) -> io::Result<Option<bool>> {
+        out: &mut dyn Handler,
+    ) -> io::Result<Resumed> {
         let meta = file.metadata()?;
         let same = match fp {
             Some(fp) => identity::fingerprint_file(&file)? == Some(fp),
@@ -201,7 +215,7 @@ impl FileFollower {
             }
         };
         if !same {
-            return Ok(None);
+            return Ok(Resumed::OtherFile);
         }
         if meta.len() < e.offset {
             self.stale(
@@ -209,16 +223,17 @@ impl FileFollower {
                 "the checkpointed offset is beyond the end of the file",
                 out,
             );
-            return Ok(Some(false));
+            return Ok(Resumed::Stale);
         }
         self.cur = Some(active_open(
             file,
             &self.name.active,
             e.offset,
             self.max_line,
+            self.block_size,
         )?);
         self.note_position();
-        Ok(Some(true))
+        Ok(Resumed::InActive)
     }
 
     /// The checkpointed file is nowhere. If backups newer than it survive,
@@ -228,12 +243,12 @@ impl FileFollower {
         &mut self,
         e: &Entry,
         backups: &[super::backups::Backup],
-        out: &mut Out<'_>,
-    ) -> io::Result<bool> {
+        out: &mut dyn Handler,
+    ) -> bool {
         let threshold = e.backup_time_ms.unwrap_or(e.saved_at_ms - 1);
         let Some(oldest) = backups.iter().find(|b| b.time > threshold) else {
             self.stale(e, "its file (fingerprint) was not found", out);
-            return Ok(false);
+            return false;
         };
         out.warn(&format!(
             "{}: checkpointed file {} is gone (pruned while auditq was not running); events between {} and {} may be missing; continuing with {}",
@@ -245,10 +260,10 @@ impl FileFollower {
         ));
         self.watermark = Some(threshold);
         self.queue_unseen(backups);
-        Ok(true)
+        true
     }
 
-    fn stale(&mut self, e: &Entry, why: &str, out: &mut Out<'_>) {
+    fn stale(&mut self, e: &Entry, why: &str, out: &mut dyn Handler) {
         out.warn(&format!(
             "{}: stale checkpoint for {} (offset {}): {why}; using the configured start",
             self.label,
@@ -280,37 +295,4 @@ fn last_line_end(file: &File) -> io::Result<u64> {
         end = start;
     }
     Ok(0)
-}
-
-/// Keeps the last `want` matching lines instead of emitting them.
-struct Collector<'o, 'h> {
-    out: &'o mut Out<'h>,
-    want: usize,
-    lines: VecDeque<Vec<u8>>,
-}
-
-impl<'o, 'h> Collector<'o, 'h> {
-    fn new(out: &'o mut Out<'h>, want: usize) -> Self {
-        Collector {
-            out,
-            want,
-            lines: VecDeque::new(),
-        }
-    }
-}
-
-impl LineSink for Collector<'_, '_> {
-    fn line(&mut self, line: &[u8]) -> io::Result<()> {
-        if self.want > 0 && self.out.is_match(line) {
-            if self.lines.len() == self.want {
-                self.lines.pop_front();
-            }
-            self.lines.push_back(line.to_vec());
-        }
-        Ok(())
-    }
-
-    fn warn(&mut self, message: &str) {
-        self.out.warn(message);
-    }
 }

@@ -4,8 +4,21 @@
 //! each line with `[pod/…/container] ` and an RFC 3339 timestamp; files may start with a
 //! BOM and end lines with CRLF; webhook captures hold pretty-printed EventLists; old
 //! clusters wrote the legacy text format. This module recognises each shape.
+//!
+//! Which lines form one document is decided by [`document::Framer`]. To keep the common
+//! case (one compact event per line) free of that work, lines are first grouped into
+//! *regions* at hard boundaries — places no JSON document can span, such as a line ending
+//! in `}` followed by one starting with `{` ([`crate::syntax::may_continue`]). A region of
+//! one line is a record by itself; only longer regions go through the framer. Blocks are
+//! cut only where the framer is at rest, so a record never spans two blocks.
 
+pub mod cut;
+pub mod document;
 pub mod legacy;
+
+use crate::syntax::may_continue;
+pub use cut::Cutter;
+pub use document::{Framer, Note, Record};
 
 /// What one physical line holds, after prefixes are removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +55,18 @@ impl Skip {
         Skip::TooLong,
     ];
 
+    /// The short name used in the `--stats` report.
+    pub fn short_label(self) -> &'static str {
+        match self {
+            Skip::Blank => "blank",
+            Skip::Klog => "klog",
+            Skip::NotJson => "not-json",
+            Skip::InvalidJson => "invalid",
+            Skip::NotAnEvent => "non-event",
+            Skip::TooLong => "too-long",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Skip::Blank => "blank",
@@ -56,7 +81,7 @@ impl Skip {
 
 /// Classifies one line (without its `\n`).
 pub fn classify(line: &[u8]) -> Line<'_> {
-    let line = strip_line_end(line);
+    let line = strip_nuls(strip_line_end(line));
     let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
     let line = strip_pod_prefix(line);
     let with_timestamp = line;
@@ -76,6 +101,33 @@ pub fn classify(line: &[u8]) -> Line<'_> {
     }
 }
 
+/// The part of a line that may be JSON: without a BOM, a `kubectl logs --prefix` or
+/// `--timestamps` prefix, and a trailing `\r`. (Continuation lines of a pretty-printed
+/// document get the same treatment: no valid JSON line starts with such a prefix.)
+pub fn content(line: &[u8]) -> &[u8] {
+    let line = strip_nuls(strip_line_end(line));
+    let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+    let line = strip_pod_prefix(line);
+    strip_timestamp(line).unwrap_or(line)
+}
+
+/// Whether no JSON document can span the end of a line with content `prev` and the start
+/// of one with content `next` (both not blank).
+pub fn hard_boundary(prev: &[u8], next: &[u8]) -> bool {
+    match (
+        document::last_significant(prev),
+        document::first_significant(next),
+    ) {
+        (Some(tail), Some(head)) => !may_continue(tail, head),
+        _ => false,
+    }
+}
+
+/// Whether a line's content is blank (JSON white space only).
+pub fn is_blank(content: &[u8]) -> bool {
+    document::first_significant(content).is_none()
+}
+
 /// `kubectl logs --timestamps` output of a legacy line keeps the legacy line's own
 /// timestamp after the kubelet's; find the `AUDIT: ` marker after one timestamp.
 fn legacy_without_timestamp(line: &[u8]) -> Line<'_> {
@@ -87,6 +139,15 @@ fn legacy_without_timestamp(line: &[u8]) -> Line<'_> {
             Line::Legacy(line)
         }
         _ => Line::Other,
+    }
+}
+
+/// Removes NUL bytes at the start of a line: the sparse hole a writer without `O_APPEND`
+/// leaves after copytruncate. (Follow mode warns about them.)
+fn strip_nuls(line: &[u8]) -> &[u8] {
+    match line.first() {
+        Some(0) => &line[line.iter().position(|&b| b != 0).unwrap_or(line.len())..],
+        _ => line,
     }
 }
 
@@ -145,35 +206,6 @@ fn is_klog(line: &[u8]) -> bool {
         })
 }
 
-/// A line that opens a pretty-printed document: `{` or `[` alone.
-pub fn opens_document(json: &[u8]) -> bool {
-    let trimmed = trim_end(json);
-    trimmed == b"{" || trimmed == b"["
-}
-
-/// A line that closes a pretty-printed top-level document: `}` or `]` at column 0.
-pub fn closes_document(line: &[u8]) -> bool {
-    let trimmed = trim_end(strip_line_end(line));
-    trimmed == b"}" || trimmed == b"]"
-}
-
-fn trim_end(line: &[u8]) -> &[u8] {
-    let end = line
-        .iter()
-        .rposition(|b| !matches!(b, b' ' | b'\t' | b'\r'))
-        .map_or(0, |p| p + 1);
-    &line[..end]
-}
-
-/// Whether a block may be cut just before `next_line`: not inside a pretty-printed
-/// document, whose inner lines are indented and whose last line is `}` or `]`.
-pub fn safe_cut_before(next_line_start: u8) -> bool {
-    !matches!(
-        next_line_start,
-        b' ' | b'\t' | b'}' | b']' | b',' | b'\r' | b'\n'
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,14 +259,14 @@ mod tests {
     }
 
     #[test]
-    fn document_edges() {
-        assert!(opens_document(b"{"));
-        assert!(opens_document(b"[ "));
-        assert!(!opens_document(b"{}"));
-        assert!(closes_document(b"}\r"));
-        assert!(!closes_document(b"  }"));
-        assert!(safe_cut_before(b'{'));
-        assert!(!safe_cut_before(b' '));
-        assert!(!safe_cut_before(b'}'));
+    fn content_and_boundaries() {
+        assert_eq!(content(b"\xEF\xBB\xBF{}\r"), b"{}");
+        assert_eq!(content(b"2026-01-05T10:00:00Z   \"a\": 1,"), b"  \"a\": 1,");
+        assert_eq!(content(b"[pod/a/b] }"), b"}");
+        assert!(hard_boundary(b"{\"a\":1}", b"{\"b\":2}"));
+        assert!(hard_boundary(b"I0105 10:00:00.000 1 x.go:1] hi", b"{"));
+        assert!(!hard_boundary(b"{", b"  \"kind\": \"Event\","));
+        assert!(!hard_boundary(b"  }", b"]"));
+        assert!(is_blank(b" \t\r"));
     }
 }

@@ -1,6 +1,7 @@
 //! Evaluation of a query against one parsed event.
 
 use super::ast::{Expr, Term};
+use super::fields::Value;
 use crate::parse::Json;
 
 impl Expr {
@@ -20,38 +21,13 @@ impl Term {
     /// A missing field satisfies nothing, so `!=` on a missing field is true.
     pub fn matches(&self, event: Json<'_, '_>) -> bool {
         let (op, negated) = self.op.positive();
-        let path = self
-            .field
-            .paths
-            .iter()
-            .find(|path| any_leaf(event, path, &mut |_| true))
-            .or(self.field.paths.first());
-        let found = path.is_some_and(|path| {
-            any_leaf(event, path, &mut |leaf| {
-                self.patterns.iter().any(|p| p.matches(op, leaf))
+        let found = self.field.any_value(event, &mut |value| {
+            self.patterns.iter().any(|p| match value {
+                Value::Json(v) => p.matches(op, v),
+                Value::Text(t) => p.matches_text(op, t),
             })
         });
         found != negated
-    }
-}
-
-/// Walks `path` from `value`, fanning out over arrays met on the way and at the end,
-/// and reports whether `test` holds for any value reached.
-pub fn any_leaf(
-    value: Json<'_, '_>,
-    path: &[String],
-    test: &mut dyn FnMut(Json<'_, '_>) -> bool,
-) -> bool {
-    if value.is_array() {
-        return value
-            .elements()
-            .any(|element| any_leaf(element, path, test));
-    }
-    match path.split_first() {
-        None => test(value),
-        Some((key, rest)) => value
-            .get(key)
-            .is_some_and(|child| any_leaf(child, rest, test)),
     }
 }
 
@@ -135,5 +111,23 @@ mod tests {
         assert!(check("resource=secrets"));
         assert!(!check("resource=secrets/exec"));
         assert!(check("resource!=pods/exec"));
+        assert!(check("resource~^secrets$"));
+        assert!(!check("resource~^secrets/"));
+    }
+
+    #[test]
+    fn times_compare_as_instants() {
+        assert!(check("time=2026-01-05T10:00:00Z"));
+        assert!(check("time=2026-01-05T06:00:00-04:00"));
+        assert!(check("time!=2026-01-05T10:00:01Z"));
+        assert!(!check("time=2026-01-05"));
+    }
+
+    #[test]
+    fn quoted_field_names_are_json_keys() {
+        assert!(!check("'verb'=delete") || check("verb=delete"));
+        assert!(check("\"verb\"=delete"));
+        assert!(!check("'user'=alice"));
+        assert!(check("user=alice"));
     }
 }

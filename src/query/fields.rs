@@ -1,6 +1,7 @@
 //! Field names: the short names people remember, mapped to JSON paths in the Event.
 
 use super::error::{QueryError, Span};
+use crate::parse::Json;
 
 /// A resolved field: where to look in the event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,42 +11,43 @@ pub struct FieldRef {
     /// Candidate paths; the first one present in an event is used. `time` needs two because
     /// v1alpha1/v1beta1 events carry `timestamp` instead of `requestReceivedTimestamp`.
     pub paths: Vec<Vec<String>>,
-    /// Whether a literal value of this field is written as its own JSON string (`"value"`),
-    /// so the prefilter may look for the quoted form. Fields whose values may be numbers,
-    /// booleans or parts of a larger string get an unquoted needle.
-    pub quoted_needle: bool,
+    /// A value computed from the event instead of read at a path.
+    pub computed: Option<Computed>,
 }
 
-/// Short names: (name, path, quoted string field).
-const SHORT_NAMES: &[(&str, &[&str], bool)] = &[
-    ("user", &["user", "username"], true),
-    ("group", &["user", "groups"], false),
-    ("as", &["impersonatedUser", "username"], true),
-    ("verb", &["verb"], true),
-    ("resource", &["objectRef", "resource"], true),
-    ("subresource", &["objectRef", "subresource"], true),
-    ("ns", &["objectRef", "namespace"], true),
-    ("namespace", &["objectRef", "namespace"], true),
-    ("name", &["objectRef", "name"], true),
-    ("apigroup", &["objectRef", "apiGroup"], true),
-    ("apiversion", &["objectRef", "apiVersion"], true),
-    ("stage", &["stage"], true),
-    ("level", &["level"], true),
-    ("code", &["responseStatus", "code"], false),
-    ("ip", &["sourceIPs"], false),
-    ("ua", &["userAgent"], true),
-    ("uri", &["requestURI"], true),
-    ("auditid", &["auditID"], true),
+/// Values that are not at one JSON path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Computed {
+    /// `resource/subresource` (or `resource` alone), as RBAC rules and audit policies
+    /// write it: what `resource~…` matches when the regex holds a `/`.
+    ResourcePath,
+}
+
+/// Short names: (name, path).
+const SHORT_NAMES: &[(&str, &[&str])] = &[
+    ("user", &["user", "username"]),
+    ("group", &["user", "groups"]),
+    ("as", &["impersonatedUser", "username"]),
+    ("verb", &["verb"]),
+    ("resource", &["objectRef", "resource"]),
+    ("subresource", &["objectRef", "subresource"]),
+    ("ns", &["objectRef", "namespace"]),
+    ("namespace", &["objectRef", "namespace"]),
+    ("name", &["objectRef", "name"]),
+    ("apigroup", &["objectRef", "apiGroup"]),
+    ("apiversion", &["objectRef", "apiVersion"]),
+    ("stage", &["stage"]),
+    ("level", &["level"]),
+    ("code", &["responseStatus", "code"]),
+    ("ip", &["sourceIPs"]),
+    ("ua", &["userAgent"]),
+    ("uri", &["requestURI"]),
+    ("auditid", &["auditID"]),
     (
         "decision",
         &["annotations", "authorization.k8s.io/decision"],
-        true,
     ),
-    (
-        "reason",
-        &["annotations", "authorization.k8s.io/reason"],
-        true,
-    ),
+    ("reason", &["annotations", "authorization.k8s.io/reason"]),
 ];
 
 /// Top-level Event keys accepted as bare names, so `requestURI=/healthz` works too.
@@ -76,33 +78,27 @@ const EVENT_KEYS: &[&str] = &[
 pub fn known_names() -> impl Iterator<Item = &'static str> {
     SHORT_NAMES
         .iter()
-        .map(|(n, _, _)| *n)
+        .map(|(n, _)| *n)
         .chain(std::iter::once("time"))
         .chain(EVENT_KEYS.iter().copied())
 }
 
 /// Resolves a field as written in the query (`user`, `objectRef.name`,
-/// `annotations."pod-security.kubernetes.io/enforce-policy"`).
+/// `annotations."pod-security.kubernetes.io/enforce-policy"`). A quoted name (`"user"` or
+/// `'user'`) is always a JSON key, never a short name.
 pub fn resolve(text: &str, span: Span) -> Result<FieldRef, QueryError> {
     let segments = split_path(text, span)?;
     let name = text.to_string();
-    if segments.len() == 1 && !text.starts_with('"') {
+    if segments.len() == 1 && !text.starts_with(['"', '\'']) {
         let short = segments[0].as_str();
         if short == "time" {
-            return Ok(FieldRef {
-                name,
-                paths: vec![
-                    vec!["requestReceivedTimestamp".into()],
-                    vec!["timestamp".into()],
-                ],
-                quoted_needle: false,
-            });
+            return Ok(FieldRef::time(&name));
         }
-        if let Some((_, path, quoted)) = SHORT_NAMES.iter().find(|(n, _, _)| *n == short) {
+        if let Some((_, path)) = SHORT_NAMES.iter().find(|(n, _)| *n == short) {
             return Ok(FieldRef {
                 name,
                 paths: vec![path.iter().map(|s| s.to_string()).collect()],
-                quoted_needle: *quoted,
+                computed: None,
             });
         }
         if !EVENT_KEYS.contains(&short) {
@@ -112,8 +108,82 @@ pub fn resolve(text: &str, span: Span) -> Result<FieldRef, QueryError> {
     Ok(FieldRef {
         name,
         paths: vec![segments],
-        quoted_needle: false,
+        computed: None,
     })
+}
+
+impl FieldRef {
+    /// The `time` field: `requestReceivedTimestamp`, or `timestamp` in old events.
+    pub fn time(name: &str) -> FieldRef {
+        FieldRef {
+            name: name.to_string(),
+            paths: vec![
+                vec!["requestReceivedTimestamp".into()],
+                vec!["timestamp".into()],
+            ],
+            computed: None,
+        }
+    }
+
+    /// The `resource/subresource` field (see [`Computed::ResourcePath`]).
+    pub fn resource_path(name: &str) -> FieldRef {
+        FieldRef {
+            name: name.to_string(),
+            paths: vec![
+                vec!["objectRef".into(), "resource".into()],
+                vec!["objectRef".into(), "subresource".into()],
+            ],
+            computed: Some(Computed::ResourcePath),
+        }
+    }
+
+    /// The path this field reads in `event`: the first candidate present, else the first.
+    pub fn path_in(&self, event: Json<'_, '_>) -> Option<&[String]> {
+        let present = |p: &&Vec<String>| event.walk_path(p, &mut |_| true);
+        self.paths
+            .iter()
+            .find(present)
+            .or(self.paths.first())
+            .map(Vec::as_slice)
+    }
+
+    /// Calls `visit` with every value of this field in `event`, in document order, until
+    /// it returns true: the texts of a computed field, or the JSON values at the path
+    /// (array elements one by one). Returns whether `visit` returned true.
+    pub fn any_value(
+        &self,
+        event: Json<'_, '_>,
+        visit: &mut dyn FnMut(Value<'_, '_, '_>) -> bool,
+    ) -> bool {
+        match self.computed {
+            Some(Computed::ResourcePath) => match resource_path_text(event) {
+                Some(text) => visit(Value::Text(&text)),
+                None => false,
+            },
+            None => match self.path_in(event) {
+                Some(path) => event.walk_path(path, &mut |v| visit(Value::Json(v))),
+                None => false,
+            },
+        }
+    }
+}
+
+/// One value of a field: a JSON value in the event, or a computed text.
+#[derive(Clone, Copy)]
+pub enum Value<'a, 't, 'i> {
+    Json(Json<'t, 'i>),
+    Text(&'a str),
+}
+
+/// `resource/subresource`, `resource`, or `None` without a resource.
+pub fn resource_path_text(event: Json<'_, '_>) -> Option<String> {
+    let object = event.get("objectRef")?;
+    let get = |k: &str| object.get(k).and_then(|v| v.as_str());
+    match (get("resource"), get("subresource")) {
+        (Some(r), Some(s)) => Some(format!("{r}/{s}")),
+        (Some(r), None) => Some(r.to_string()),
+        _ => None,
+    }
 }
 
 fn unknown_field(name: &str, span: Span) -> QueryError {

@@ -116,11 +116,16 @@ fn unreachable_not(span: Span) -> Result<Expr, QueryError> {
 }
 
 /// Resolves the field and compiles each value; `resource=pods/exec` becomes
-/// `resource=pods and subresource=exec`, the way people write it in RBAC rules.
+/// `resource=pods and subresource=exec`, the way people write it in RBAC rules, and a
+/// regex with a `/` on `resource` is matched against `resource/subresource` as a whole.
 fn build_term(raw: RawTerm) -> Result<Expr, QueryError> {
-    let field = fields::resolve(&raw.field, raw.field_span)?;
-    if raw.field == "resource" && raw.values.iter().any(|(v, _)| v.contains('/')) {
-        return resource_with_subresource(raw);
+    let mut field = fields::resolve(&raw.field, raw.field_span)?;
+    let has_slash = raw.values.iter().any(|(v, _)| v.contains('/'));
+    if raw.field == "resource" && has_slash {
+        match raw.op {
+            Op::Match | Op::NotMatch => field = fields::FieldRef::resource_path(&raw.field),
+            _ => return resource_with_subresource(raw),
+        }
     }
     let patterns = raw
         .values
@@ -217,6 +222,8 @@ mod tests {
             parsed("resource!=pods/exec"),
             "(not (and resource= subresource=))"
         );
+        assert_eq!(parsed("resource~^pods/exec$"), "resource~");
+        assert_eq!(parsed("resource!~pods/"), "resource!~");
     }
 
     #[test]

@@ -10,10 +10,12 @@ use regex::Regex;
 #[derive(Debug, Clone)]
 pub enum Pattern {
     /// `=`: the exact text; `number` is set when the text is a number, so `code=404`
-    /// also equals a JSON `404.0`.
+    /// also equals a JSON `404.0`; `time` when it is an RFC 3339 date and time, so equal
+    /// instants are equal whatever their zone (`10:00:00Z` = `06:00:00-04:00`).
     Exact {
         text: String,
         number: Option<f64>,
+        time: Option<Nanos>,
     },
     /// `=` with `*`: the literal pieces between the stars.
     Glob {
@@ -34,6 +36,7 @@ impl Pattern {
             Op::Eq | Op::Ne => Ok(Pattern::Exact {
                 text: text.to_string(),
                 number: parse_number(text),
+                time: parse_instant(text),
             }),
             Op::Match | Op::NotMatch => Regex::new(text).map(Pattern::Regex).map_err(|e| {
                 QueryError::new(format!("invalid regular expression: {}", first_line(&e)), span)
@@ -66,7 +69,10 @@ impl Pattern {
     /// Whether `value` (a scalar, or for a bare `*` glob anything) satisfies `op` with this pattern.
     pub fn matches(&self, op: Op, value: Json<'_, '_>) -> bool {
         match self {
-            Pattern::Exact { text, number } => {
+            Pattern::Exact { time: Some(t), .. } => {
+                value.as_str().and_then(parse_timestamp) == Some(*t)
+            }
+            Pattern::Exact { text, number, .. } => {
                 if let (Some(n), Some(v)) = (number, value.as_f64()) {
                     return *n == v;
                 }
@@ -91,6 +97,29 @@ impl Pattern {
                 .is_some_and(|v| compare(op, Some(v.cmp(t)))),
         }
     }
+
+    /// Whether a string (not a JSON value: a text computed from the event, such as
+    /// `resource/subresource`) satisfies `op` with this pattern.
+    pub fn matches_text(&self, op: Op, text: &str) -> bool {
+        match self {
+            Pattern::Exact { time: Some(t), .. } => parse_timestamp(text) == Some(*t),
+            Pattern::Exact { text: want, .. } => text == want,
+            Pattern::Glob { parts } => glob_match(parts, text),
+            Pattern::Regex(re) => re.is_match(text),
+            Pattern::Number(n) => parse_number(text).is_some_and(|v| compare(op, v.partial_cmp(n))),
+            Pattern::Time(t) => parse_timestamp(text).is_some_and(|v| compare(op, Some(v.cmp(t)))),
+        }
+    }
+}
+
+/// An RFC 3339 date with a time (`2026-01-05T10:00:00Z`, also with a space for `T`), for
+/// instant equality; a date alone (`2026-01-05`) compares as text.
+fn parse_instant(text: &str) -> Option<Nanos> {
+    let t = text.trim();
+    if t.len() < 16 || !matches!(t.as_bytes()[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    parse_timestamp(t)
 }
 
 fn compare(op: Op, ordering: Option<std::cmp::Ordering>) -> bool {
@@ -105,7 +134,7 @@ fn compare(op: Op, ordering: Option<std::cmp::Ordering>) -> bool {
     }
 }
 
-fn parse_number(text: &str) -> Option<f64> {
+pub fn parse_number(text: &str) -> Option<f64> {
     let t = text.trim();
     if t.is_empty()
         || !t

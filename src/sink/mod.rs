@@ -1,11 +1,17 @@
-//! Sinks: how matched events are written. Workers format events into per-block buffers
-//! (in parallel); the writer adds what spans blocks (headers, JSON array brackets, totals).
+//! Sinks: how matched events are written.
+//!
+//! Two halves, as in ripgrep's printer: an [`EventWriter`] formats one event into bytes
+//! (workers run it in parallel, per block), and a [`Sink`] receives the formatted events in
+//! input order and adds what spans them (headers, JSON array brackets, totals, the
+//! `--stats` report). Search and follow drive the same sinks.
 
+mod sinks;
 pub mod table;
 
+pub use sinks::{Counter, Counters, Grouper, Matched, Printer, Sink, Stats, Totals};
+
 use crate::parse::Json;
-use crate::query::eval::any_leaf;
-use crate::query::fields::{self, FieldRef};
+use crate::query::fields::{self, FieldRef, Value};
 use crate::query::{QueryError, Span};
 
 /// The `-o/--output` choice.
@@ -64,25 +70,21 @@ pub fn parse_field_list(list: &str) -> Result<Vec<FieldRef>, QueryError> {
 /// The text of a field in an event: scalars as they are, several values (arrays) joined
 /// with `,`, objects as compact JSON, missing as empty.
 pub fn field_text(event: Json<'_, '_>, field: &FieldRef) -> String {
-    let path = field
-        .paths
-        .iter()
-        .find(|p| any_leaf(event, p, &mut |_| true))
-        .or(field.paths.first());
     let mut values: Vec<String> = Vec::new();
-    if let Some(path) = path {
-        any_leaf(event, path, &mut |leaf| {
-            values.push(match leaf.scalar_text() {
+    field.any_value(event, &mut |value| {
+        values.push(match value {
+            Value::Text(text) => text.to_string(),
+            Value::Json(leaf) => match leaf.scalar_text() {
                 Some(text) => text.into_owned(),
                 None => {
                     let mut json = Vec::new();
                     leaf.write_json(&mut json);
                     String::from_utf8_lossy(&json).into_owned()
                 }
-            });
-            false
+            },
         });
-    }
+        false
+    });
     values.join(",")
 }
 

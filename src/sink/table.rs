@@ -31,7 +31,7 @@ fn unreachable_field(name: &str) -> FieldRef {
     FieldRef {
         name: name.to_string(),
         paths: vec![vec![name.to_string()]],
-        quoted_needle: false,
+        computed: None,
     }
 }
 
@@ -84,15 +84,7 @@ impl Column {
                     None => t.to_string(),
                 })
                 .unwrap_or_default(),
-            Source::Resource => {
-                let object = event.get("objectRef");
-                let get = |k: &str| object.and_then(|o| o.get(k)).and_then(|v| v.as_str());
-                match (get("resource"), get("subresource")) {
-                    (Some(r), Some(s)) => format!("{r}/{s}"),
-                    (Some(r), None) => r.to_string(),
-                    _ => String::new(),
-                }
-            }
+            Source::Resource => fields::resource_path_text(event).unwrap_or_default(),
         }
     }
 

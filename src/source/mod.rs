@@ -1,28 +1,62 @@
 //! Sources: files, gzip files (recognised by their magic bytes, not their name) and stdin,
 //! read in large blocks that always end at a line end.
 
-use crate::framing::safe_cut_before;
+use crate::framing::Cutter;
 use flate2::read::MultiGzDecoder;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub mod backups;
 pub use backups::backups_of;
 
-/// One input named on the command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One input named on the command line (or made in memory, for tests and tools).
+#[derive(Debug, Clone)]
 pub enum Input {
     Stdin,
     Path(PathBuf),
+    Memory(Arc<MemoryInput>),
 }
 
+/// Bytes read as if they were a file or, with `dribble`, a slow pipe handing out at most
+/// that many bytes per read.
+#[derive(Debug)]
+pub struct MemoryInput {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub dribble: Option<usize>,
+}
+
+impl PartialEq for Input {
+    fn eq(&self, other: &Input) -> bool {
+        match (self, other) {
+            (Input::Stdin, Input::Stdin) => true,
+            (Input::Path(a), Input::Path(b)) => a == b,
+            (Input::Memory(a), Input::Memory(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Input {}
+
 impl Input {
+    /// An in-memory input.
+    pub fn memory(name: &str, bytes: Vec<u8>, dribble: Option<usize>) -> Input {
+        Input::Memory(Arc::new(MemoryInput {
+            name: name.to_string(),
+            bytes,
+            dribble,
+        }))
+    }
+
     /// The name used in messages, like grep's `(standard input)`.
     pub fn display_name(&self) -> String {
         match self {
             Input::Stdin => "(standard input)".to_string(),
             Input::Path(p) => p.display().to_string(),
+            Input::Memory(m) => m.name.clone(),
         }
     }
 
@@ -31,7 +65,39 @@ impl Input {
         match self {
             Input::Stdin => decompress_if_gzip(Box::new(io::stdin())),
             Input::Path(path) => decompress_if_gzip(Box::new(File::open(path)?)),
+            Input::Memory(m) => decompress_if_gzip(Box::new(Dribble {
+                input: Arc::clone(m),
+                pos: 0,
+            })),
         }
+    }
+
+    /// How the input is read: pipes are streamed (output as input arrives).
+    pub fn read_mode(&self) -> ReadMode {
+        match self {
+            Input::Stdin => ReadMode::Stream,
+            Input::Memory(m) if m.dribble.is_some() => ReadMode::Stream,
+            _ => ReadMode::Batch,
+        }
+    }
+}
+
+/// Reads a [`MemoryInput`], at most `dribble` bytes at a time.
+struct Dribble {
+    input: Arc<MemoryInput>,
+    pos: usize,
+}
+
+impl Read for Dribble {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let rest = &self.input.bytes[self.pos..];
+        let n = rest
+            .len()
+            .min(buf.len())
+            .min(self.input.dribble.unwrap_or(usize::MAX));
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.pos += n;
+        Ok(n)
     }
 }
 
@@ -45,7 +111,8 @@ pub fn is_gzip_file(path: &Path) -> bool {
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-fn decompress_if_gzip(reader: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
+/// Wraps `reader` in a gzip decoder when its first bytes are the gzip magic (any name).
+pub fn decompress_if_gzip(reader: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
     let mut buffered = BufReader::with_capacity(256 * 1024, reader);
     let head = buffered.fill_buf()?;
     if head.starts_with(&GZIP_MAGIC) {
@@ -55,37 +122,53 @@ fn decompress_if_gzip(reader: Box<dyn Read + Send>) -> io::Result<Box<dyn Read +
     }
 }
 
-/// Whether the last line of `before` (which ends just before a `\n`) can end a document:
-/// not an indented inner line of a pretty-printed document, nor one that opens an object.
-fn line_may_end_document(before: &[u8]) -> bool {
-    let start = memchr::memrchr(b'\n', before).map_or(0, |p| p + 1);
-    let line = crate::framing::strip_line_end(&before[start..]);
-    let indented = matches!(line.first(), Some(b' ' | b'\t'));
-    let opens = matches!(line.last(), Some(b'{' | b'[' | b','));
-    !indented && !opens
-}
-
 /// What the block reader produces.
 #[derive(Debug)]
 pub enum Chunk {
-    /// Whole lines in `data[..len]` (the last may lack its `\n` at end of input).
+    /// Whole records in `data[..len]` (the last line may lack its `\n` at end of input).
     Lines { data: Vec<u8>, len: usize },
     /// A line longer than the limit, skipped without being cut into pieces.
     LongLine { bytes: u64 },
+    /// Nothing more for now (a followed file at its end, a pipe with nothing to read).
+    Pause,
 }
 
-/// Reads blocks that end at a safe line boundary (never inside a pretty-printed
-/// document), so blocks can be processed independently and in parallel.
+/// How a [`BlockReader`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadMode {
+    /// To the end in large blocks (files).
+    Batch,
+    /// A block after every successful read, so output streams as input arrives (pipes).
+    Stream,
+    /// Like `Stream`, but the end of the data is only a pause: the file may grow. The end
+    /// is real after [`BlockReader::finish_input`].
+    Follow,
+}
+
+/// Reads blocks that end where framing is at rest ([`Cutter`]), so blocks can be
+/// processed independently and in parallel, with the same result for every block size
+/// and however the input arrives.
 pub struct BlockReader {
     reader: Box<dyn Read + Send>,
     carry: Vec<u8>,
     eof: bool,
     block_size: usize,
     max_line: usize,
-    /// Return after one successful read(): for pipes, so output streams as input arrives.
-    eager: bool,
+    mode: ReadMode,
     /// A read error met after some data: reported once that data has been handed out.
     pending_error: Option<io::Error>,
+    cutter: Cutter,
+    /// Offset in the input just after what was handed out (blocks and skipped lines).
+    consumed: u64,
+    /// The last read returned no data (follow mode) or would block.
+    paused: bool,
+    /// Skipping an over-long line whose end has not arrived yet: bytes skipped so far.
+    skipping: Option<u64>,
+    /// Follow mode: the input will not grow, its end is the end.
+    finishing: bool,
+    /// The last block handed out ended the input with a line without `\n`: its offset
+    /// and length.
+    unterminated: Option<(u64, usize)>,
 }
 
 impl BlockReader {
@@ -93,17 +176,58 @@ impl BlockReader {
         reader: Box<dyn Read + Send>,
         block_size: usize,
         max_line: usize,
-        eager: bool,
+        mode: ReadMode,
     ) -> Self {
+        let max_line = max_line.max(1);
         BlockReader {
             reader,
             carry: Vec::new(),
             eof: false,
             block_size: block_size.max(64),
-            max_line: max_line.max(1),
-            eager,
+            max_line,
+            mode,
             pending_error: None,
+            cutter: Cutter::new(max_line),
+            consumed: 0,
+            paused: false,
+            skipping: None,
+            finishing: false,
+            unterminated: None,
         }
+    }
+
+    /// Starts counting offsets at `offset` (a reader opened in the middle of a file).
+    pub fn with_offset(mut self, offset: u64) -> Self {
+        self.consumed = offset;
+        self
+    }
+
+    /// Offset in the input just after everything handed out so far: always a place where
+    /// framing is at rest, so reading may resume there.
+    pub fn offset(&self) -> u64 {
+        self.consumed
+    }
+
+    /// Offset of the next byte to be read from the source.
+    pub fn read_pos(&self) -> u64 {
+        self.consumed + self.carry.len() as u64
+    }
+
+    /// Bytes read but not handed out yet (an unfinished line or document).
+    pub fn pending(&self) -> &[u8] {
+        &self.carry
+    }
+
+    /// Follow mode: the input is complete (its file was rotated away or the pipe closed);
+    /// what is left, an unterminated last line included, is handed out.
+    pub fn finish_input(&mut self) {
+        self.finishing = true;
+    }
+
+    /// Whether the last block ended the input with a line lacking its `\n` (an event
+    /// cut short by a crash, or a pipe closed mid-line): its offset and length.
+    pub fn unterminated_tail(&self) -> Option<(u64, usize)> {
+        self.unterminated
     }
 
     /// Fills `buf` with the next chunk; `Ok(None)` at end of input. `buf` keeps its length
@@ -111,6 +235,9 @@ impl BlockReader {
     /// only when it grows, not for every block: a memset per block cost more than a third
     /// of a selective search.
     pub fn next_chunk(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<Chunk>> {
+        if let Some(already) = self.skipping.take() {
+            return self.skip_long_line(already).map(Some);
+        }
         let mut filled = self.carry.len();
         if buf.len() < filled {
             buf.resize(filled, 0);
@@ -120,11 +247,18 @@ impl BlockReader {
         if let Some(e) = self.pending_error.take() {
             return Err(e);
         }
+        self.paused = false;
         loop {
-            if let Some(cut) = self.cut_point(&buf[..filled], true).filter(|&cut| cut > 0) {
+            if let Some(cut) = self.cut_point(&buf[..filled]) {
                 if self.pending_error.is_none() {
                     self.carry.extend_from_slice(&buf[cut..filled]);
                 }
+                self.cutter.consume(cut);
+                if self.eof && cut == filled && buf[cut - 1] != b'\n' {
+                    let from = memchr::memrchr(b'\n', &buf[..cut]).map_or(0, |p| p + 1);
+                    self.unterminated = Some((self.consumed + from as u64, cut - from));
+                }
+                self.consumed += cut as u64;
                 let data = std::mem::take(buf);
                 return Ok(Some(Chunk::Lines { data, len: cut }));
             }
@@ -134,7 +268,12 @@ impl BlockReader {
             if self.eof {
                 return Ok(None);
             }
-            if filled > self.max_line && self.cut_point(&buf[..filled], false).is_none() {
+            if self.paused {
+                self.carry.extend_from_slice(&buf[..filled]);
+                return Ok(Some(Chunk::Pause));
+            }
+            let last_nl = memchr::memrchr(b'\n', &buf[..filled]);
+            if filled > self.max_line && last_nl.is_none() {
                 return self.skip_long_line(filled as u64).map(Some);
             }
             let want = self.block_size.max(filled);
@@ -142,36 +281,31 @@ impl BlockReader {
         }
     }
 
-    /// Where to end the block: after the last `\n` that is followed by a safe line start,
-    /// once enough data is buffered (or all of it at end of input). With `wait_for_full`
-    /// false, any safe line end will do: it tells whether `buf` holds a whole line at all.
-    fn cut_point(&self, buf: &[u8], wait_for_full: bool) -> Option<usize> {
+    /// Where to end the block, if it can end yet.
+    fn cut_point(&mut self, buf: &[u8]) -> Option<usize> {
         if buf.is_empty() {
             return None;
         }
+        let last_nl = memchr::memrchr(b'\n', buf);
         if self.pending_error.is_some() {
-            // Damaged input (a truncated gzip): keep whole lines only, never a torn one.
-            return Some(memchr::memrchr(b'\n', buf).map_or(0, |nl| nl + 1));
+            // Damaged input (a truncated gzip): it ends at its last whole line.
+            return Some(last_nl.map_or(0, |nl| nl + 1)).filter(|&c| c > 0);
         }
         if self.eof {
             return Some(buf.len());
         }
-        if wait_for_full && buf.len() < self.block_size && !self.eager {
+        let complete = last_nl? + 1;
+        if buf.len() - complete > self.max_line {
+            // The next line is too long to be part of a document: everything before it
+            // is decided (and it is skipped on its own).
+            self.cutter = Cutter::new(self.max_line);
+            return Some(complete);
+        }
+        let eager = self.mode != ReadMode::Batch;
+        if !eager && buf.len() < self.block_size {
             return None;
         }
-        let mut end = buf.len();
-        while let Some(nl) = memchr::memrchr(b'\n', &buf[..end]) {
-            let safe = match buf.get(nl + 1) {
-                Some(&next) => safe_cut_before(next),
-                // The next line is not read yet: judge by the line that ends here.
-                None => line_may_end_document(&buf[..nl]),
-            };
-            if safe {
-                return Some(nl + 1);
-            }
-            end = nl;
-        }
-        None
+        Some(self.cutter.find(buf, complete, eager)).filter(|&c| c > 0)
     }
 
     /// Reads up to `want` bytes after `filled`; returns the new fill. An error ends the
@@ -183,17 +317,25 @@ impl BlockReader {
         }
         while filled < end {
             match self.reader.read(&mut buf[filled..end]) {
+                Ok(0) if self.mode == ReadMode::Follow && !self.finishing => {
+                    self.paused = true;
+                    break;
+                }
                 Ok(0) => {
                     self.eof = true;
                     break;
                 }
                 Ok(n) => {
                     filled += n;
-                    if self.eager {
+                    if self.mode != ReadMode::Batch {
                         break;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.paused = true;
+                    break;
+                }
                 Err(e) => {
                     self.eof = true;
                     self.pending_error = Some(e);
@@ -208,19 +350,31 @@ impl BlockReader {
     fn skip_long_line(&mut self, already: u64) -> io::Result<Chunk> {
         let mut skipped = already;
         let mut scratch = vec![0u8; 64 * 1024];
+        self.cutter = Cutter::new(self.max_line);
         loop {
             let n = match self.reader.read(&mut scratch) {
+                Ok(0) if self.mode == ReadMode::Follow && !self.finishing => {
+                    // The rest of the line may still arrive: keep skipping it then.
+                    self.skipping = Some(skipped);
+                    return Ok(Chunk::Pause);
+                }
                 Ok(0) => {
                     self.eof = true;
+                    self.consumed += skipped;
                     return Ok(Chunk::LongLine { bytes: skipped });
                 }
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.skipping = Some(skipped);
+                    return Ok(Chunk::Pause);
+                }
                 Err(e) => return Err(e),
             };
             if let Some(nl) = memchr::memchr(b'\n', &scratch[..n]) {
                 skipped += nl as u64;
                 self.carry.extend_from_slice(&scratch[nl + 1..n]);
+                self.consumed += skipped + 1;
                 return Ok(Chunk::LongLine { bytes: skipped });
             }
             skipped += n as u64;
@@ -237,7 +391,7 @@ mod tests {
             Box::new(input.to_vec().leak() as &[u8]),
             block,
             max_line,
-            false,
+            ReadMode::Batch,
         );
         let mut out = Vec::new();
         let mut buf = Vec::new();
@@ -245,6 +399,7 @@ mod tests {
             out.push(match chunk {
                 Chunk::Lines { data, len } => String::from_utf8(data[..len].to_vec()).unwrap(),
                 Chunk::LongLine { bytes } => format!("<long {bytes}>"),
+                Chunk::Pause => unreachable!("batch reads never pause"),
             });
         }
         out
@@ -257,6 +412,24 @@ mod tests {
         assert_eq!(got.concat().as_bytes(), input);
         for chunk in &got[..got.len() - 1] {
             assert!(chunk.ends_with('\n'));
+        }
+    }
+
+    #[test]
+    fn block_size_never_changes_the_blocks_content() {
+        let mut input = Vec::new();
+        for i in 0..30 {
+            input.extend_from_slice(format!("{{\"a\":{i}}}\n").as_bytes());
+            if i % 7 == 0 {
+                input.extend_from_slice(b"{\n\"kind\":\"Event\",\n\"verb\":\"get\"\n}\n{\n");
+            }
+        }
+        for block in [64, 100, 333, 4096] {
+            let got = chunks(&input, block, 10_000);
+            assert_eq!(got.concat().as_bytes(), &input[..]);
+            for chunk in &got {
+                assert!(!chunk.starts_with('"'), "cut inside a document: {chunk:?}");
+            }
         }
     }
 

@@ -1,0 +1,189 @@
+//! The command line: [`args`] (what clap parses), [`config`] (the typed configuration
+//! built from it), and here, running it and turning the outcome into an exit code.
+
+pub mod args;
+pub mod config;
+
+use crate::block::Plan;
+use crate::error::Error;
+use crate::follow::{self, FollowConfig, QueryHandler};
+use crate::prefilter::Prefilter;
+use crate::report::{self, Report};
+use crate::search::{self, Options};
+use crate::sink::{Counter, EventWriter, Format, Grouper, Printer, Sink, Stats};
+use args::Args;
+use clap::{CommandFactory, Parser};
+use config::{Config, Env, Mode, Output};
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// Exit codes, as grep has them.
+pub const EXIT_MATCH: i32 = 0;
+pub const EXIT_NO_MATCH: i32 = 1;
+pub const EXIT_ERROR: i32 = 2;
+
+/// Runs auditq with the process arguments; returns the exit code.
+pub fn main() -> i32 {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                EXIT_ERROR
+            } else {
+                EXIT_MATCH
+            };
+        }
+    };
+    let result = Config::from_args(args, Env::detect()).and_then(run);
+    match result {
+        Ok(code) => code,
+        Err(e) if e.is_broken_pipe() => EXIT_MATCH,
+        Err(e) => {
+            let _ = writeln!(io::stderr(), "{}", report::error_line(&e.to_string()));
+            EXIT_ERROR
+        }
+    }
+}
+
+/// Runs a configuration; returns the exit code.
+pub fn run(config: Config) -> Result<i32, Error> {
+    match &config.mode {
+        Mode::Completions(shell) => {
+            clap_complete::generate(*shell, &mut Args::command(), "auditq", &mut io::stdout());
+            Ok(EXIT_MATCH)
+        }
+        Mode::Man => {
+            clap_mangen::Man::new(Args::command())
+                .render(&mut io::stdout())
+                .map_err(Error::Output)?;
+            Ok(EXIT_MATCH)
+        }
+        Mode::Search => run_search(&config),
+        Mode::Follow(_) => run_follow(&config),
+    }
+}
+
+/// The plan every worker shares.
+fn plan(config: &Config) -> Plan {
+    let format = match &config.output {
+        Output::Events(format) => format.clone(),
+        _ => Format::Jsonl,
+    };
+    Plan {
+        prefilter: if config.prefilter {
+            Prefilter::new(&config.expr)
+        } else {
+            None
+        },
+        expr: config.expr.clone(),
+        writer: EventWriter::new(format, config.color),
+        key_fields: match &config.output {
+            Output::CountBy(fields) => Some(fields.clone()),
+            _ => None,
+        },
+        count_only: config.output == Output::Count,
+        strict: config.strict,
+        max_line_bytes: config.max_line_bytes,
+    }
+}
+
+/// The sink for this configuration, writing results to `out` and `--stats` to stderr.
+pub fn make_sink<'w>(config: &Config, plan: &Plan, out: Box<dyn Write + 'w>) -> Box<dyn Sink + 'w> {
+    let sink: Box<dyn Sink + 'w> = match &config.output {
+        Output::Events(_) => Box::new(Printer::new(&plan.writer, out)),
+        Output::Count => Box::new(Counter::new(out)),
+        Output::CountBy(fields) => Box::new(Grouper::new(fields, out)),
+    };
+    if config.stats {
+        Box::new(Stats::new(sink, io::stderr()))
+    } else {
+        sink
+    }
+}
+
+fn run_search(config: &Config) -> Result<i32, Error> {
+    let plan = Arc::new(plan(config));
+    let stdout = io::stdout();
+    let out = io::BufWriter::with_capacity(256 * 1024, stdout.lock());
+    let mut sink = make_sink(config, &plan, Box::new(out));
+    let options = Options {
+        threads: config.threads,
+        block_size: config.block_size,
+        max_line_bytes: config.max_line_bytes,
+        max_count: config.max_count,
+    };
+    let stderr = io::stderr();
+    let mut err = stderr.lock();
+    let outcome = search::run(&config.inputs, plan, &options, sink.as_mut(), &mut err)
+        .map_err(Error::Output)?;
+    if !config.strict {
+        Report::invalid_lines_hint(&outcome.first_skips, &outcome.totals, &mut err);
+    }
+    Ok(if outcome.had_error {
+        EXIT_ERROR
+    } else if outcome.totals.written > 0 {
+        EXIT_MATCH
+    } else {
+        EXIT_NO_MATCH
+    })
+}
+
+fn run_follow(config: &Config) -> Result<i32, Error> {
+    let Mode::Follow(settings) = &config.mode else {
+        return Err(Error::Other("not in follow mode".into()));
+    };
+    let plan = Arc::new(plan(config));
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| Error::Other(format!("cannot install signal handler: {e}")))?;
+    }
+    let stderr = io::stderr();
+    let mut err = stderr.lock();
+    for path in &settings.waiting {
+        let _ = writeln!(
+            err,
+            "{}",
+            report::warning_line(&format!(
+                "{} does not exist yet; waiting for it to appear",
+                path.display()
+            ))
+        );
+    }
+    let follow_config = FollowConfig {
+        paths: config
+            .inputs
+            .iter()
+            .filter_map(|i| match i {
+                crate::source::Input::Path(p) => Some(p.clone()),
+                _ => None,
+            })
+            .collect(),
+        start: settings.start,
+        poll_only: settings.poll,
+        state_file: settings.state.clone(),
+        max_line_bytes: config.max_line_bytes,
+        block_size: config.block_size,
+        ..FollowConfig::default()
+    };
+    let stdout = io::stdout();
+    let out = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let mut sink = make_sink(config, &plan, Box::new(out));
+    let mut handler = QueryHandler::new(plan, sink.as_mut(), &mut err, config.max_count);
+    let stopped = follow::run(&follow_config, &mut handler, &stop).map_err(Error::Output)?;
+    if stopped != follow::Stopped::BrokenPipe {
+        match handler.finish().map_err(Error::Output) {
+            Err(e) if !e.is_broken_pipe() => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(if handler.strict_error() {
+        EXIT_ERROR
+    } else if handler.written() > 0 {
+        EXIT_MATCH
+    } else {
+        EXIT_NO_MATCH
+    })
+}

@@ -1,0 +1,29 @@
+//! auditq's errors: typed inside, one wording each outside (printed after `auditq: `).
+
+use crate::query::QueryError;
+use std::io;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Query(#[from] QueryError),
+    /// A command-line mistake that clap cannot see (it needs the file system).
+    #[error("{0}")]
+    Usage(String),
+    #[error(
+        "{0}: no such file (to search for this text, use -e '{0}'; query terms look like field=value)"
+    )]
+    NoSuchFile(String),
+    /// Writing results failed (a closed pipe is not an error: auditq stops quietly).
+    #[error("cannot write output: {0}")]
+    Output(#[source] io::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    /// Whether this is a closed pipe on the output, which ends a run quietly.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Output(e) if e.kind() == io::ErrorKind::BrokenPipe)
+    }
+}

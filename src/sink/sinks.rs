@@ -1,0 +1,328 @@
+//! The [`Sink`] trait and its implementations: every way results leave auditq.
+
+use super::{EventWriter, Format};
+use crate::framing::Skip;
+use crate::query::fields::FieldRef;
+use std::collections::HashMap;
+use std::io::{self, Write};
+use unicode_width::UnicodeWidthStr;
+
+/// One matched event, formatted: its text (ending in `\n`) and, for `--count-by`, its key.
+#[derive(Debug, Clone, Copy)]
+pub struct Matched<'a> {
+    pub text: &'a [u8],
+    pub key: &'a [String],
+}
+
+/// What was read, for `--stats` and the closing messages.
+#[derive(Debug, Default, Clone)]
+pub struct Counters {
+    pub lines: u64,
+    pub bytes: u64,
+    /// Documents (lines or multi-line documents) handed to the JSON parser.
+    pub parsed: u64,
+    pub events: u64,
+    pub matched: u64,
+    pub skipped: HashMap<Skip, u64>,
+}
+
+impl Counters {
+    pub fn add(&mut self, other: &Counters) {
+        self.lines += other.lines;
+        self.bytes += other.bytes;
+        self.parsed += other.parsed;
+        self.events += other.events;
+        self.matched += other.matched;
+        for (kind, n) in &other.skipped {
+            *self.skipped.entry(*kind).or_default() += n;
+        }
+    }
+
+    pub fn skip(&mut self, kind: Skip) {
+        *self.skipped.entry(kind).or_default() += 1;
+    }
+}
+
+/// The totals handed to [`Sink::finish`].
+#[derive(Debug, Default, Clone)]
+pub struct Totals {
+    pub counters: Counters,
+    /// Matches handed to the sink (after `-m`).
+    pub written: u64,
+    pub seconds: f64,
+}
+
+/// Receives matched events in input order. ripgrep's `Sink`, for audit events.
+pub trait Sink {
+    /// One matched event.
+    fn event(&mut self, event: &Matched<'_>) -> io::Result<()>;
+    /// What was written so far should reach the OS (follow mode, streamed input).
+    fn flush(&mut self) -> io::Result<()>;
+    /// No more events (end of input, `-m` reached, SIGINT/SIGTERM in follow mode): close
+    /// what is open and print totals.
+    fn finish(&mut self, totals: &Totals) -> io::Result<()>;
+}
+
+impl<S: Sink + ?Sized> Sink for Box<S> {
+    fn event(&mut self, event: &Matched<'_>) -> io::Result<()> {
+        (**self).event(event)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (**self).flush()
+    }
+
+    fn finish(&mut self, totals: &Totals) -> io::Result<()> {
+        (**self).finish(totals)
+    }
+}
+
+/// Prints each event: JSON lines, tables, CSV, TSV, fields, or one JSON array.
+pub struct Printer<W: Write> {
+    out: W,
+    header: Option<Vec<u8>>,
+    json_array: bool,
+    started: bool,
+}
+
+impl<W: Write> Printer<W> {
+    pub fn new(writer: &EventWriter, out: W) -> Self {
+        Printer {
+            out,
+            header: writer.header(),
+            json_array: writer.format == Format::Json,
+            started: false,
+        }
+    }
+}
+
+impl<W: Write> Sink for Printer<W> {
+    fn event(&mut self, event: &Matched<'_>) -> io::Result<()> {
+        let first = !self.started;
+        self.started = true;
+        if first && let Some(header) = &self.header {
+            self.out.write_all(header)?;
+        }
+        if self.json_array {
+            self.out.write_all(if first { b"[\n" } else { b",\n" })?;
+            let text = event.text.strip_suffix(b"\n").unwrap_or(event.text);
+            return self.out.write_all(text);
+        }
+        self.out.write_all(event.text)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    fn finish(&mut self, _: &Totals) -> io::Result<()> {
+        if self.json_array {
+            self.out
+                .write_all(if self.started { b"\n]\n" } else { b"[]\n" })?;
+        }
+        self.out.flush()
+    }
+}
+
+/// `-c`: the number of matches, printed at the end.
+pub struct Counter<W: Write> {
+    out: W,
+    count: u64,
+}
+
+impl<W: Write> Counter<W> {
+    pub fn new(out: W) -> Self {
+        Counter { out, count: 0 }
+    }
+}
+
+impl<W: Write> Sink for Counter<W> {
+    fn event(&mut self, _: &Matched<'_>) -> io::Result<()> {
+        self.count += 1;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn finish(&mut self, _: &Totals) -> io::Result<()> {
+        writeln!(self.out, "{}", self.count)?;
+        self.out.flush()
+    }
+}
+
+/// `--count-by`: matches per key, most frequent first, printed at the end.
+pub struct Grouper<W: Write> {
+    out: W,
+    titles: Vec<String>,
+    groups: HashMap<Vec<String>, u64>,
+}
+
+impl<W: Write> Grouper<W> {
+    pub fn new(fields: &[FieldRef], out: W) -> Self {
+        Grouper {
+            out,
+            titles: fields.iter().map(|f| f.name.to_uppercase()).collect(),
+            groups: HashMap::new(),
+        }
+    }
+}
+
+impl<W: Write> Sink for Grouper<W> {
+    fn event(&mut self, event: &Matched<'_>) -> io::Result<()> {
+        match self.groups.get_mut(event.key) {
+            Some(n) => *n += 1,
+            None => {
+                self.groups.insert(event.key.to_vec(), 1);
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn finish(&mut self, _: &Totals) -> io::Result<()> {
+        let mut rows: Vec<(Vec<String>, u64)> = self
+            .groups
+            .drain()
+            .map(|(key, n)| {
+                let cells = key.into_iter().map(|k| {
+                    if k.is_empty() {
+                        "<none>".to_string()
+                    } else {
+                        k
+                    }
+                });
+                (cells.collect(), n)
+            })
+            .collect();
+        rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let widths: Vec<usize> = (0..self.titles.len())
+            .map(|i| {
+                rows.iter()
+                    .map(|(k, _)| k[i].width())
+                    .chain([self.titles[i].width()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let line = |cells: &[String], count: &str| {
+            let mut text = String::new();
+            for (cell, width) in cells.iter().zip(&widths) {
+                text.push_str(cell);
+                text.push_str(&" ".repeat(width - cell.width() + 2));
+            }
+            format!("{text}{count:>7}\n")
+        };
+        self.out.write_all(line(&self.titles, "COUNT").as_bytes())?;
+        for (cells, n) in rows {
+            self.out
+                .write_all(line(&cells, &n.to_string()).as_bytes())?;
+        }
+        self.out.flush()
+    }
+}
+
+/// `--stats`: passes everything on, then reports the totals on `err`.
+pub struct Stats<S, E: Write> {
+    inner: S,
+    err: E,
+}
+
+impl<S: Sink, E: Write> Stats<S, E> {
+    pub fn new(inner: S, err: E) -> Self {
+        Stats { inner, err }
+    }
+}
+
+impl<S: Sink, E: Write> Sink for Stats<S, E> {
+    fn event(&mut self, event: &Matched<'_>) -> io::Result<()> {
+        self.inner.event(event)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+
+    fn finish(&mut self, totals: &Totals) -> io::Result<()> {
+        self.inner.finish(totals)?;
+        let c = &totals.counters;
+        let skipped: u64 = c.skipped.values().sum();
+        let mut report = String::new();
+        let mut row = |label: &str, value: String| {
+            report.push_str(&format!("{:<20}{value}\n", format!("{label}:")));
+        };
+        row("lines", c.lines.to_string());
+        row("documents parsed", c.parsed.to_string());
+        row(
+            "lines not parsed",
+            format!(
+                "{} (rejected by the prefilter, or inside multi-line documents)",
+                c.lines.saturating_sub(c.parsed + skipped)
+            ),
+        );
+        row("events parsed", c.events.to_string());
+        row("matches", c.matched.to_string());
+        row("written", totals.written.to_string());
+        for kind in Skip::ALL {
+            let n = c.skipped.get(&kind).copied().unwrap_or(0);
+            row(&format!("skipped {}", kind.short_label()), n.to_string());
+        }
+        row("bytes", c.bytes.to_string());
+        row("seconds", format!("{:.3}", totals.seconds));
+        row(
+            "throughput",
+            format!(
+                "{:.1} MB/s",
+                c.bytes as f64 / 1e6 / totals.seconds.max(1e-9)
+            ),
+        );
+        self.err.write_all(report.as_bytes())?;
+        self.err.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matched<'a>(text: &'a [u8], key: &'a [String]) -> Matched<'a> {
+        Matched { text, key }
+    }
+
+    #[test]
+    fn json_array_is_closed_even_when_empty() {
+        let writer = EventWriter::new(Format::Json, false);
+        let mut out = Vec::new();
+        Printer::new(&writer, &mut out)
+            .finish(&Totals::default())
+            .unwrap();
+        assert_eq!(out, b"[]\n");
+        let mut out = Vec::new();
+        let mut p = Printer::new(&writer, &mut out);
+        p.event(&matched(b"{\"a\":1}\n", &[])).unwrap();
+        p.event(&matched(b"{\"b\":2}\n", &[])).unwrap();
+        p.finish(&Totals::default()).unwrap();
+        assert_eq!(out, b"[\n{\"a\":1},\n{\"b\":2}\n]\n");
+    }
+
+    #[test]
+    fn grouper_aligns_wide_characters() {
+        let mut out = Vec::new();
+        let fields = crate::sink::parse_field_list("user").unwrap();
+        let mut g = Grouper::new(&fields, &mut out);
+        let k1 = ["日本".to_string()];
+        let k2 = ["ab".to_string()];
+        g.event(&matched(b"", &k1)).unwrap();
+        g.event(&matched(b"", &k1)).unwrap();
+        g.event(&matched(b"", &k2)).unwrap();
+        g.finish(&Totals::default()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let widths: Vec<usize> = text.lines().map(|l| l.width()).collect();
+        assert_eq!(text.lines().nth(1).unwrap().trim_end(), "日本        2");
+        assert!(widths.iter().all(|&w| w == widths[0]), "{text}");
+    }
+}
