@@ -8,7 +8,7 @@ use crate::parse::{Json, ParseError, Parser};
 use crate::prefilter::Prefilter;
 use crate::query::Expr;
 use crate::query::fields::FieldRef;
-use crate::sink::{Counters, EventWriter, field_text};
+use crate::sink::{Counters, EventWriter, Match, field_text};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -44,16 +44,6 @@ impl Plan {
             max_line_bytes: crate::limits::DEFAULT_MAX_LINE_BYTES,
         }
     }
-}
-
-/// One matched event in a block result.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Match {
-    /// End of its formatted text in [`BlockResult::out`] (the text starts where the
-    /// previous match's ends).
-    pub end: usize,
-    /// `--count-by`: the values of the key fields.
-    pub key: Vec<String>,
 }
 
 /// The result of one block, handed on in input order.
@@ -439,6 +429,16 @@ pub fn region_around(block: &[u8], at: usize) -> (usize, usize) {
     if framing::is_blank(content) {
         return (line_start, line_end);
     }
+    // The common case, a compact event between compact events: the bytes next to the
+    // line ends decide without finding the neighbouring lines.
+    if let (Some(before), Some(after)) = (
+        plain_tail_before(block, line_start),
+        plain_head_after(block, line_end),
+    ) && framing::hard_boundary(before, content)
+        && framing::hard_boundary(content, after)
+    {
+        return (line_start, line_end);
+    }
     // Backwards: join the previous non-blank line while no hard boundary separates it.
     let mut start = line_start;
     let mut first = content;
@@ -477,6 +477,42 @@ pub fn region_around(block: &[u8], at: usize) -> (usize, usize) {
         last = next;
     }
     (start, end)
+}
+
+/// The last byte of the line ending just before `line_start`, as a one-byte content,
+/// when it is certainly that line's last significant content byte: a `}`, `]`-free value
+/// end that no prefix can end with. `None` when the full line must be looked at.
+fn plain_tail_before(block: &[u8], line_start: usize) -> Option<&[u8]> {
+    if line_start == 0 {
+        return Some(b"");
+    }
+    let nl = line_start - 1;
+    let end = block[..nl]
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t' | b'\r'))?;
+    let b = block[end];
+    // Prefixes end in `Z`, a digit or `]`; a blank line ends in `\n`.
+    matches!(b, b'}' | b'"' | b'{' | b'[' | b',' | b':' | b'e' | b'l').then(|| &block[end..=end])
+}
+
+/// The first byte of the line starting just after `line_end`, as a one-byte content,
+/// when no prefix can start there. `None` when the full line must be looked at.
+fn plain_head_after(block: &[u8], line_end: usize) -> Option<&[u8]> {
+    if line_end >= block.len() {
+        return Some(b"");
+    }
+    let start = line_end + 1;
+    let at = start
+        + block[start..]
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t'))?;
+    let b = block[at];
+    // Prefixes start with `[pod/`, a digit, a BOM or NUL; a blank line with `\r`/`\n`.
+    matches!(
+        b,
+        b'{' | b'"' | b'}' | b',' | b':' | b'I' | b'W' | b'E' | b'F'
+    )
+    .then(|| &block[at..=at])
 }
 
 /// Splits a block into regions, in order (blank lines around a region are regions of

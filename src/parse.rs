@@ -196,10 +196,28 @@ impl<'t, 'i> Json<'t, 'i> {
     /// A member of an object, or `None` for a missing key or a non-object. When a key is
     /// repeated, the last one counts, as in Go's `encoding/json` and jq.
     pub fn get(&self, key: &str) -> Option<Json<'t, 'i>> {
-        self.entries()
-            .filter(|(k, _)| *k == key)
-            .last()
-            .map(|(_, v)| v)
+        let nodes = self.nodes;
+        let Some(Node::Object { len, .. }) = nodes.first() else {
+            return None;
+        };
+        let mut index = 1;
+        let mut found = None;
+        for _ in 0..*len {
+            let Some(Node::String(k)) = nodes.get(index) else {
+                break;
+            };
+            let Some(value) = nodes.get(index + 1) else {
+                break;
+            };
+            let end = (index + 1 + node_len(value)).min(nodes.len());
+            if *k == key {
+                found = Some((index + 1, end));
+            }
+            index = end;
+        }
+        found.map(|(start, end)| Json {
+            nodes: &nodes[start..end],
+        })
     }
 
     /// The key/value pairs of an object (empty for other values), repeated keys included.
@@ -258,7 +276,22 @@ impl<'t, 'i> Json<'t, 'i> {
     /// end, and calls `visit` on every value reached, in document order, until it
     /// returns true. Returns whether it did. Iterative: depth costs heap, not stack.
     pub fn walk_path(self, path: &[String], visit: &mut dyn FnMut(Json<'t, 'i>) -> bool) -> bool {
-        let mut stack: Vec<(Json<'t, 'i>, usize)> = vec![(self, 0)];
+        // The common case, no array on the way: no allocation.
+        let mut value = self;
+        let mut depth = 0;
+        while !value.is_array() {
+            match path.get(depth) {
+                None => return visit(value),
+                Some(key) => match value.get(key) {
+                    Some(child) => {
+                        value = child;
+                        depth += 1;
+                    }
+                    None => return false,
+                },
+            }
+        }
+        let mut stack: Vec<(Json<'t, 'i>, usize)> = vec![(value, depth)];
         let mut children = Vec::new();
         while let Some((value, depth)) = stack.pop() {
             if value.is_array() {

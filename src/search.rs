@@ -8,7 +8,7 @@
 use crate::block::{BlockProcessor, BlockResult, Plan};
 use crate::framing::Skip;
 use crate::report::Report;
-use crate::sink::{Matched, Sink, Totals};
+use crate::sink::{Sink, Totals};
 use crate::source::{BlockReader, Chunk, Input};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -302,9 +302,7 @@ impl<'a> Writer<'a> {
             .matches
             .len()
             .min(usize::try_from(limit).unwrap_or(usize::MAX));
-        for (text, m) in result.texts().take(take) {
-            self.sink.event(&Matched { text, key: &m.key })?;
-        }
+        self.sink.events(&result.out, &result.matches[..take])?;
         let strict = self.report.block(input, name, result, take as u64, None)?;
         if strict {
             self.had_error = true;

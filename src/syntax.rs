@@ -379,8 +379,9 @@ pub fn repair(doc: &[u8]) -> Option<Vec<u8>> {
 /// simd-json may misread when unpaired (a lone high surrogate becomes U+0000). A cheap,
 /// conservative test: escaped backslashes may make it say yes for nothing.
 pub fn has_surrogate_escape(doc: &[u8]) -> bool {
-    memchr::memmem::find_iter(doc, b"\\u").any(|at| {
-        matches!(doc.get(at + 2), Some(b'd' | b'D'))
+    memchr::memchr_iter(b'\\', doc).any(|at| {
+        doc.get(at + 1) == Some(&b'u')
+            && matches!(doc.get(at + 2), Some(b'd' | b'D'))
             && matches!(
                 doc.get(at + 3),
                 Some(b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')

@@ -1006,3 +1006,20 @@ fn gzip_multi_member_stdin_and_no_final_newline() {
     let r = run_with(["-o", "jsonl"], Some(first.as_bytes()));
     assert_eq!((r.code, r.stdout), (0, format!("{first}\n")));
 }
+
+/// Issue #11, case 5: `--strict` checks every line, also those the prefilter would skip.
+#[test]
+fn case_5_strict_checks_lines_the_prefilter_would_skip() {
+    let good = event_line("delete", "secrets", "alice", "prod", "a", 200);
+    let log = format!("{good}\n{{\"kind\":\"Event\",\"verb\":\"get\n{good}\n");
+    let (_d, path) = temp_file("strict.log", log.as_bytes());
+    for extra in [&[][..], &["--no-prefilter"][..]] {
+        let mut args = vec!["--strict", "-c", "verb=delete"];
+        args.extend_from_slice(extra);
+        let p = arg(&path);
+        args.extend(["--", p.as_str()]);
+        let r = run(&args);
+        assert_eq!(r.code, 2, "{extra:?}: {}", r.stderr);
+        assert!(r.stderr.contains("strict.log:2"), "{}", r.stderr);
+    }
+}

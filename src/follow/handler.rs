@@ -110,12 +110,11 @@ impl Handler for QueryHandler<'_> {
             }
         } else {
             let room = usize::try_from(self.room()).unwrap_or(usize::MAX);
-            for (text, m) in result.texts().take(room) {
-                self.sink
-                    .event(&Matched { text, key: &m.key })
-                    .map_err(output)?;
-                written += 1;
-            }
+            let take = result.matches.len().min(room);
+            self.sink
+                .events(&result.out, &result.matches[..take])
+                .map_err(output)?;
+            written = take as u64;
         }
         let strict = self
             .report

@@ -8,7 +8,7 @@
 mod sinks;
 pub mod table;
 
-pub use sinks::{Counter, Counters, Grouper, Matched, Printer, Sink, Stats, Totals};
+pub use sinks::{Counter, Counters, Grouper, Match, Matched, Printer, Sink, Stats, Totals};
 
 use crate::parse::Json;
 use crate::query::fields::{self, FieldRef, Value};

@@ -14,6 +14,16 @@ pub struct Matched<'a> {
     pub key: &'a [String],
 }
 
+/// One matched event in a block of results (workers fill these, in parallel).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Match {
+    /// End of its formatted text in the block's output (the text starts where the
+    /// previous match's ends).
+    pub end: usize,
+    /// `--count-by`: the values of the key fields.
+    pub key: Vec<String>,
+}
+
 /// What was read, for `--stats` and the closing messages.
 #[derive(Debug, Default, Clone)]
 pub struct Counters {
@@ -56,6 +66,18 @@ pub struct Totals {
 pub trait Sink {
     /// One matched event.
     fn event(&mut self, event: &Matched<'_>) -> io::Result<()>;
+    /// Matched events whose texts are back to back in `out` (see [`Match::end`]).
+    fn events(&mut self, out: &[u8], matches: &[Match]) -> io::Result<()> {
+        let mut start = 0;
+        for m in matches {
+            self.event(&Matched {
+                text: &out[start..m.end],
+                key: &m.key,
+            })?;
+            start = m.end;
+        }
+        Ok(())
+    }
     /// What was written so far should reach the OS (follow mode, streamed input).
     fn flush(&mut self) -> io::Result<()>;
     /// No more events (end of input, `-m` reached, SIGINT/SIGTERM in follow mode): close
@@ -66,6 +88,10 @@ pub trait Sink {
 impl<S: Sink + ?Sized> Sink for Box<S> {
     fn event(&mut self, event: &Matched<'_>) -> io::Result<()> {
         (**self).event(event)
+    }
+
+    fn events(&mut self, out: &[u8], matches: &[Match]) -> io::Result<()> {
+        (**self).events(out, matches)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -109,6 +135,33 @@ impl<W: Write> Sink for Printer<W> {
             return self.out.write_all(text);
         }
         self.out.write_all(event.text)
+    }
+
+    fn events(&mut self, out: &[u8], matches: &[Match]) -> io::Result<()> {
+        let Some(last) = matches.last() else {
+            return Ok(());
+        };
+        if self.json_array || !self.started {
+            let (first, rest) = matches.split_at(1);
+            self.event(&Matched {
+                text: &out[..first[0].end],
+                key: &first[0].key,
+            })?;
+            if self.json_array {
+                let mut start = first[0].end;
+                for m in rest {
+                    self.event(&Matched {
+                        text: &out[start..m.end],
+                        key: &m.key,
+                    })?;
+                    start = m.end;
+                }
+                return Ok(());
+            }
+            return self.out.write_all(&out[first[0].end..last.end]);
+        }
+        // Texts are back to back: one write for the whole block.
+        self.out.write_all(&out[..last.end])
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -241,6 +294,10 @@ impl<S: Sink, E: Write> Stats<S, E> {
 impl<S: Sink, E: Write> Sink for Stats<S, E> {
     fn event(&mut self, event: &Matched<'_>) -> io::Result<()> {
         self.inner.event(event)
+    }
+
+    fn events(&mut self, out: &[u8], matches: &[Match]) -> io::Result<()> {
+        self.inner.events(out, matches)
     }
 
     fn flush(&mut self) -> io::Result<()> {
