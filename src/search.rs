@@ -343,3 +343,51 @@ fn recycle(outcome: Processed) -> Option<Vec<u8>> {
         _ => None,
     }
 }
+
+/// What [`scan_bytes`] found.
+#[derive(Debug, Default)]
+pub struct Scanned {
+    /// The JSON lines of the matching events.
+    pub output: Vec<u8>,
+    pub counters: crate::sink::Counters,
+}
+
+/// Runs the search pipeline on one in-memory input in the calling thread: the same block
+/// reader, framing and block processor as [`run`], without threads, printing JSON lines.
+/// `dribble` reads it as a pipe handing out that many bytes at a time. For tests and
+/// fuzzing.
+pub fn scan_bytes(
+    bytes: &[u8],
+    expr: crate::query::Expr,
+    prefilter: bool,
+    block_size: usize,
+    dribble: Option<usize>,
+) -> Scanned {
+    let plan = Arc::new(Plan::jsonl(expr, prefilter));
+    let input = Input::memory("(memory)", bytes.to_vec(), dribble);
+    let mut scanned = Scanned::default();
+    let Ok(reader) = input.open() else {
+        return scanned;
+    };
+    let mut blocks = BlockReader::new(reader, block_size, plan.max_line_bytes, input.read_mode());
+    let mut processor = BlockProcessor::new(plan);
+    let mut buf = Vec::new();
+    let mut result = BlockResult::default();
+    while let Ok(Some(chunk)) = blocks.next_chunk(&mut buf) {
+        match chunk {
+            Chunk::Lines { data, len } => {
+                result.clear();
+                processor.process(&data[..len], &mut result);
+                scanned.output.extend_from_slice(&result.out);
+                scanned.counters.add(&result.counters);
+                buf = data;
+            }
+            Chunk::LongLine { .. } => {
+                scanned.counters.lines += 1;
+                scanned.counters.skip(Skip::TooLong);
+            }
+            Chunk::Pause => {}
+        }
+    }
+    scanned
+}

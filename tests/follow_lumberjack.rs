@@ -466,3 +466,31 @@ fn lumberjack_from_start_reads_leftover_files_once() {
     let err = f.stderr();
     assert!(err.trim().is_empty(), "unexpected warnings: {err}");
 }
+
+/// `auditq -f /var/log/kubernetes/audit.log 'verb=create'` before the apiserver (here the
+/// real lumberjack writer) has created the file, or even its directory: auditq says once
+/// that it waits, then follows the file from its first event through its rotations.
+#[test]
+fn path_that_appears_later_is_followed_from_its_first_event() {
+    let _g = serial();
+    let d = tempfile::tempdir().unwrap();
+    let log = d.path().join("kubernetes").join("audit.log");
+    let lg = log.to_str().unwrap().to_string();
+    let mut f = Follower::spawn(&[lg.as_str(), "verb=create"]);
+    std::thread::sleep(Duration::from_secs(2));
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    let w = Writer {
+        backups: 0,
+        compress: false,
+        start: 1,
+        count: 3_000,
+    };
+    wait_ok(w.spawn(&log));
+    let got = seqs(f.wait_lines(300));
+    assert_eq!(got, (1..=300).map(|n| n * 10).collect::<Vec<_>>());
+    f.expect_quiet(Duration::from_millis(600));
+    let stderr = f.stderr();
+    assert_eq!(stderr.matches("does not exist yet").count(), 1, "{stderr}");
+    assert!(!stderr.contains("notifications"), "{stderr}");
+    assert!(!stderr.contains("cannot list backups"), "{stderr}");
+}

@@ -656,3 +656,62 @@ fn scenario_35_stdin_open_pipe_stops_on_sigint() {
     assert_eq!(status.code(), Some(0));
     drop(input);
 }
+
+// ------------------------------------------------------------ one framing (issue #6)
+
+/// `kubectl logs -f … | auditq -f`: a pretty-printed event and a pretty EventList arrive
+/// on a pipe that stays open, in pieces; each is printed (as one compact line) as soon as
+/// it is complete, before the pipe closes.
+#[test]
+fn stdin_pretty_event_and_eventlist_in_follow_mode() {
+    use std::io::Write;
+    let mut f = Follower::spawn_with(&["verb=delete"], std::process::Stdio::piped());
+    let mut stdin = f.child.stdin.take().unwrap();
+    let pretty = "{\n  \"kind\": \"Event\",\n  \"auditID\": \"p1\",\n  \"verb\": \"delete\"\n}\n";
+    let (a, b) = pretty.split_at(20);
+    stdin.write_all(a.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    stdin.write_all(b.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let lines = f.wait_lines(1).to_vec();
+    assert_eq!(
+        String::from_utf8_lossy(&lines[0]),
+        "{\"kind\":\"Event\",\"auditID\":\"p1\",\"verb\":\"delete\"}\n"
+    );
+    let list = "{\n\"kind\": \"EventList\",\n\"items\": [\n{\"kind\":\"Event\",\"auditID\":\"l1\",\"verb\":\"delete\"},\n{\"kind\":\"Event\",\"auditID\":\"l2\",\"verb\":\"get\"},\n{\"kind\":\"Event\",\"auditID\":\"l3\",\"verb\":\"delete\"}\n]\n}\n";
+    stdin.write_all(list.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let lines = f.wait_lines(3).to_vec();
+    assert!(String::from_utf8_lossy(&lines[1]).contains("\"l1\""));
+    assert!(String::from_utf8_lossy(&lines[2]).contains("\"l3\""));
+    f.expect_quiet(QUIET);
+    drop(stdin);
+    let (_, status, stderr) = f.finish();
+    assert!(status.success(), "{stderr}");
+}
+
+/// A backup that is gzip but not named `.gz` (compressed by another tool, or renamed) is
+/// recognised by its magic bytes when follow reaches it after a rotation.
+#[test]
+fn gzip_backup_without_gz_name_followed_after_rotation() {
+    let (_d, log) = dir();
+    append(&log, &events(1..=3));
+    let mut f = Follower::spawn(&["--", s(&log)]);
+    f.wait_open(&log);
+    f.pause();
+    append(&log, &events(4..=6));
+    let b1 = rotate(&log, -2000);
+    append(&log, &events(7..=9));
+    let b2 = rotate(&log, -1000);
+    // Replace the second backup by a gzip of itself, keeping its name.
+    let plain = std::fs::read(&b2).unwrap();
+    let tmp = b2.with_extension("tmp");
+    write_gz(&tmp, &plain);
+    std::fs::rename(&tmp, &b2).unwrap();
+    append(&log, &events(10..=12));
+    f.resume();
+    assert_eq!(seqs(f.wait_lines(9)), range(4..=12));
+    f.expect_quiet(QUIET);
+    assert!(b1.exists());
+}

@@ -140,7 +140,8 @@ impl FileFollower {
             let role = self.cur.as_ref().map(|c| c.role);
             // Before reading: bytes past our offset in a truncated and rewritten file
             // would be the middle of some other line.
-            if role == Some(Role::Active) && self.check_truncation(out)? {
+            if role == Some(Role::Active) && (self.check_truncation(out)? || self.copied_away(out))
+            {
                 continue;
             }
             match self.read_cur(out, BUDGET)? {
@@ -255,6 +256,25 @@ impl FileFollower {
         });
     }
 
+    /// The active file has shown nothing yet (not even a whole first line), but a backup
+    /// we have not read appeared while its path stayed: lines were written here and copied
+    /// away (copytruncate) between two looks. The backup is read first, then the active
+    /// file again from its start.
+    fn copied_away(&mut self, out: &mut dyn Handler) -> bool {
+        let Some(cur) = &self.cur else {
+            return false;
+        };
+        if cur.fp.is_some() || cur.reader.offset() > 0 || cur.role != Role::Active {
+            return false;
+        }
+        let backups = self.list_backups(out);
+        if self.queue_unseen(&backups) == 0 {
+            return false;
+        }
+        self.cur = None;
+        true
+    }
+
     /// True when the active path no longer names the open file (renamed, deleted,
     /// replaced, or a symlink retargeted).
     fn path_moved(&mut self, out: &mut dyn Handler) -> bool {
@@ -300,6 +320,14 @@ impl FileFollower {
                 "{}: file truncated and rewritten (first line changed); reading it again from the start",
                 self.label
             )
+        } else if cur.fp.is_none() && !still_there(file, cur.reader.offset(), cur.reader.pending())
+        {
+            // No whole first line yet, so no fingerprint: the bytes read but not handed
+            // out tell whether the file was rewritten.
+            format!(
+                "{}: file truncated and rewritten (its first bytes changed); reading it again from the start",
+                self.label
+            )
         } else {
             if cur.fp.is_none() && pos > 0 {
                 cur.fp = first();
@@ -334,19 +362,46 @@ impl FileFollower {
             .into_iter()
             .filter(|b| self.is_after_watermark(b.time))
             .collect();
-        let mut copy = None;
-        for b in &newer {
-            if fp.is_some()
-                && !b.compressed
-                && identity::fingerprint_path(&b.path).ok().flatten() == fp
-            {
-                copy = Some(b.clone());
+        if fp.is_none() && offset == 0 {
+            // Nothing of this file was handed out: every backup that appeared since holds
+            // lines written here before the truncation (copies of it). Read them first.
+            if self.queue_unseen(&newer) > 0 {
+                self.cur = None;
             }
+            self.note_position();
+            return;
+        }
+        // The copy made at the truncation has our first line: read its unread tail.
+        // Backups made after it are copies of lines written after the truncation (when
+        // several copytruncates came between two looks): read them whole, in order.
+        let copy = newer.iter().position(|b| {
+            // A copy may have been compressed since (its fingerprint is taken over the
+            // decompressed bytes).
+            fp.is_some() && identity::fingerprint_path(&b.path).ok().flatten() == fp
+        });
+        if let Some(b) = newer.last() {
             self.watermark = self.watermark.max(Some(b.time));
         }
-        if let Some(backup) = copy {
-            // Read the copy's tail, then the active file from 0.
-            self.queue.push_back(Queued { backup, offset });
+        let after = copy.map_or(0, |i| i + 1);
+        if let Some(i) = copy {
+            self.queue.push_back(Queued {
+                backup: newer[i].clone(),
+                offset,
+            });
+        } else if offset > 0 {
+            out.warn(&format!(
+                "{}: no copy of the truncated file was found (copytruncate to another name, or pruned); events written after byte {offset} before the truncation are missing, if there were any",
+                self.label
+            ));
+        }
+        for b in &newer[after..] {
+            self.queue.push_back(Queued {
+                backup: b.clone(),
+                offset: 0,
+            });
+        }
+        if !self.queue.is_empty() {
+            // Read those first, then the active file from 0.
             self.cur = None;
         }
         self.note_position();
@@ -509,6 +564,12 @@ impl FileFollower {
                 continue;
             }
             let Some(file) = self.open_active_path(out) else {
+                // No active file (not created yet, or rotated away and not recreated):
+                // backups that appeared meanwhile are read now, not when it reappears.
+                let backups = self.list_backups(out);
+                if self.queue_unseen(&backups) > 0 {
+                    continue;
+                }
                 return false;
             };
             // A rotation between the last listing and this open would hide files
@@ -583,6 +644,20 @@ impl FileFollower {
                 None
             }
         }
+    }
+}
+
+/// Whether `file` still holds `bytes` at `offset` (read with `pread`).
+fn still_there(file: &File, offset: u64, bytes: &[u8]) -> bool {
+    use std::os::unix::fs::FileExt;
+    if bytes.is_empty() {
+        return true;
+    }
+    let mut now = vec![0u8; bytes.len()];
+    match file.read_exact_at(&mut now, offset) {
+        Ok(()) => now == bytes,
+        // Shorter than that: truncated (the size check says so too).
+        Err(_) => false,
     }
 }
 

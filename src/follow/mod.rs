@@ -8,7 +8,7 @@
 //! file. Files are recognised by `(dev, ino)` plus a first-line fingerprint.
 
 pub mod backups;
-mod checkpoint;
+pub mod checkpoint;
 mod follower;
 mod handler;
 mod identity;

@@ -4,7 +4,7 @@
 use crate::framing::Cutter;
 use flate2::read::MultiGzDecoder;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -112,13 +112,87 @@ pub fn is_gzip_file(path: &Path) -> bool {
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// Wraps `reader` in a gzip decoder when its first bytes are the gzip magic (any name).
+/// The first two bytes are waited for, however the input trickles in.
 pub fn decompress_if_gzip(reader: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
-    let mut buffered = BufReader::with_capacity(256 * 1024, reader);
-    let head = buffered.fill_buf()?;
-    if head.starts_with(&GZIP_MAGIC) {
-        Ok(Box::new(MultiGzDecoder::new(buffered)))
+    let mut head = [0u8; 2];
+    let mut got = 0;
+    let mut reader = reader;
+    while got < head.len() {
+        match reader.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let reader: Box<dyn Read + Send> =
+        Box::new(io::Cursor::new(head[..got].to_vec()).chain(reader));
+    if head[..got] == GZIP_MAGIC {
+        Ok(Box::new(Gunzip::new(reader)))
     } else {
-        Ok(Box::new(buffered))
+        Ok(Box::new(BufReader::with_capacity(256 * 1024, reader)))
+    }
+}
+
+/// Size of the compressed pieces fed to the gzip decoder and of its output pieces.
+const GZIP_PIECE: usize = 64 * 1024;
+
+/// A gzip decoder whose work does not depend on how its input arrives: compressed bytes
+/// are fed in full pieces of [`GZIP_PIECE`] bytes (or to the end) and decompressed into a
+/// buffer of its own. So a damaged stream yields the same good prefix whether it comes
+/// from a file or a pipe, and whatever the reader's block size (flate2 drops the output of
+/// a call that meets corruption, and how much that is depends on the call's buffers).
+struct Gunzip {
+    decoder: MultiGzDecoder<BufReader<FullReads>>,
+    out: Vec<u8>,
+    pos: usize,
+    len: usize,
+}
+
+impl Gunzip {
+    fn new(reader: Box<dyn Read + Send>) -> Gunzip {
+        let full = FullReads { inner: reader };
+        Gunzip {
+            decoder: MultiGzDecoder::new(BufReader::with_capacity(GZIP_PIECE, full)),
+            out: vec![0; GZIP_PIECE],
+            pos: 0,
+            len: 0,
+        }
+    }
+}
+
+impl Read for Gunzip {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.len {
+            self.len = self.decoder.read(&mut self.out)?;
+            self.pos = 0;
+        }
+        let n = buf.len().min(self.len - self.pos);
+        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Fills each read to the end of the buffer (or of the input).
+struct FullReads {
+    inner: Box<dyn Read + Send>,
+}
+
+impl Read for FullReads {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.inner.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // What came before an error is handed out; the error recurs next time.
+                Err(_) if filled > 0 => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(filled)
     }
 }
 
