@@ -457,11 +457,14 @@ pub fn region_around(block: &[u8], at: usize) -> (usize, usize) {
         start = prev_start;
         first = prev;
     }
-    // Forwards, the same.
-    let mut end = line_end;
-    let mut last = content;
-    let mut cursor = line_end;
-    while cursor < block.len() {
+    (start, extend_forward(block, line_end, content))
+}
+
+/// From the line ending at `end` (whose content is `last`), joins the following lines
+/// while no hard boundary separates them; returns the end of the last one joined.
+fn extend_forward<'a>(block: &'a [u8], mut end: usize, mut last: &'a [u8]) -> usize {
+    let mut cursor = end;
+    while cursor + 1 < block.len() {
         let next_start = cursor + 1;
         let next_end =
             memchr::memchr(b'\n', &block[next_start..]).map_or(block.len(), |p| next_start + p);
@@ -476,7 +479,7 @@ pub fn region_around(block: &[u8], at: usize) -> (usize, usize) {
         end = next_end;
         last = next;
     }
-    (start, end)
+    end
 }
 
 /// The last byte of the line ending just before `line_start`, as a one-byte content,
@@ -536,29 +539,11 @@ impl<'a> Regions<'a> {
         let start = self.pos;
         let line_end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |p| start + p);
         let first = framing::content(&block[start..line_end]);
-        let mut end = line_end;
-        if !framing::is_blank(first) {
-            let mut last = first;
-            let mut cursor = line_end;
-            while cursor < block.len() {
-                let next_start = cursor + 1;
-                if next_start >= block.len() {
-                    break;
-                }
-                let next_end = memchr::memchr(b'\n', &block[next_start..])
-                    .map_or(block.len(), |p| next_start + p);
-                let next = framing::content(&block[next_start..next_end]);
-                cursor = next_end;
-                if framing::is_blank(next) {
-                    continue;
-                }
-                if framing::hard_boundary(last, next) {
-                    break;
-                }
-                end = next_end;
-                last = next;
-            }
-        }
+        let end = if framing::is_blank(first) {
+            line_end
+        } else {
+            extend_forward(block, line_end, first)
+        };
         self.pos = end + 1;
         Some((start, end))
     }

@@ -83,6 +83,7 @@ pub fn run(
     err: &mut dyn Write,
 ) -> io::Result<Outcome> {
     let started = Instant::now();
+    sink.begin()?;
     let threads = options.threads.max(1);
     let pool_size = threads * 4 + 2;
     let stop = AtomicBool::new(false);

@@ -6,14 +6,14 @@
 //! Needs Go and Debian's golang-gopkg-natefinch-lumberjack.v2-dev; see
 //! docs/follow.md ("Running the tests").
 
-mod follow_common;
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-use follow_common::*;
+use common::follow::*;
 
 /// Events per test: about 34 MB at ~1 KB each, i.e. 30+ rotations.
 const COUNT: u64 = 34_000;

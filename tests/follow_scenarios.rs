@@ -2,12 +2,12 @@
 //! binary with files manipulated by the test (rename/create/gzip/truncate/
 //! rm/partial writes). Each test asserts the exact output sequence.
 
-mod follow_common;
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use follow_common::*;
+use common::follow::*;
 
 fn dir() -> (tempfile::TempDir, std::path::PathBuf) {
     let d = tempfile::tempdir().unwrap();

@@ -708,16 +708,11 @@ fn text_of(v: &Value) -> Option<String> {
     }
 }
 
+/// A number written as one: digits, signs, a point, an exponent (not `inf`, `NaN`).
 fn as_number(text: &str) -> Option<f64> {
     let t = text.trim();
-    if t.is_empty()
-        || !t
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
-    {
-        return None;
-    }
-    t.parse().ok()
+    let numeric = !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || "+-.eE".contains(c));
+    numeric.then(|| t.parse().ok()).flatten()
 }
 
 fn instant(text: &str) -> Option<i128> {

@@ -172,6 +172,7 @@ fn run_follow(config: &Config) -> Result<i32, Error> {
     let out = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut sink = make_sink(config, &plan, Box::new(out));
     let mut handler = QueryHandler::new(plan, sink.as_mut(), &mut err, config.max_count);
+    handler.begin().map_err(Error::Output)?;
     let stopped = follow::run(&follow_config, &mut handler, &stop).map_err(Error::Output)?;
     if stopped != follow::Stopped::BrokenPipe {
         match handler.finish().map_err(Error::Output) {

@@ -107,10 +107,7 @@ fn parse_stamp(stamp: &[u8]) -> Option<NameTime> {
 
 /// Renders a name time (or any epoch-ms instant) as RFC 3339 UTC for warnings.
 pub fn format_time(ms: NameTime) -> String {
-    match chrono::DateTime::from_timestamp_millis(ms) {
-        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-        None => format!("{ms} ms since epoch"),
-    }
+    crate::timefmt::format_nanos(i128::from(ms) * 1_000_000)
 }
 
 /// Current wall-clock time in epoch ms.

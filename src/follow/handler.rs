@@ -43,6 +43,11 @@ impl<'a> QueryHandler<'a> {
         }
     }
 
+    /// Starts the output (before anything is read).
+    pub fn begin(&mut self) -> io::Result<()> {
+        self.sink.begin()
+    }
+
     /// Matches written so far.
     pub fn written(&self) -> u64 {
         self.report.totals.written

@@ -1,6 +1,7 @@
 //! The parsed query: a boolean tree of comparisons on event fields.
 
 use super::fields::FieldRef;
+pub use super::op::Op;
 use super::value::Pattern;
 
 /// A boolean expression over one audit event.
@@ -21,43 +22,6 @@ pub struct Term {
     pub field: FieldRef,
     pub op: Op,
     pub patterns: Vec<Pattern>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    Eq,
-    Ne,
-    Match,
-    NotMatch,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-impl Op {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Op::Eq => "=",
-            Op::Ne => "!=",
-            Op::Match => "~",
-            Op::NotMatch => "!~",
-            Op::Lt => "<",
-            Op::Le => "<=",
-            Op::Gt => ">",
-            Op::Ge => ">=",
-        }
-    }
-
-    /// `!=` and `!~` are the negations of `=` and `~`, which keeps the rule for missing
-    /// fields and arrays simple: `a!=v` is exactly `not a=v`.
-    pub fn positive(self) -> (Op, bool) {
-        match self {
-            Op::Ne => (Op::Eq, true),
-            Op::NotMatch => (Op::Match, true),
-            other => (other, false),
-        }
-    }
 }
 
 impl Expr {

@@ -7,6 +7,7 @@ pub mod error;
 pub mod eval;
 pub mod fields;
 pub mod lexer;
+pub mod op;
 pub mod parser;
 pub mod value;
 

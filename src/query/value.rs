@@ -1,7 +1,7 @@
 //! Compiled right-hand sides of terms, and how they compare with a JSON scalar.
 
-use super::ast::Op;
 use super::error::{QueryError, Span};
+use super::op::Op;
 use crate::parse::Json;
 use crate::timefmt::{Nanos, parse_timestamp};
 use regex::Regex;

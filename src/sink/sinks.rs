@@ -64,6 +64,10 @@ pub struct Totals {
 
 /// Receives matched events in input order. ripgrep's `Sink`, for audit events.
 pub trait Sink {
+    /// Before the first input is read.
+    fn begin(&mut self) -> io::Result<()> {
+        Ok(())
+    }
     /// One matched event.
     fn event(&mut self, event: &Matched<'_>) -> io::Result<()>;
     /// Matched events whose texts are back to back in `out` (see [`Match::end`]).
@@ -86,6 +90,10 @@ pub trait Sink {
 }
 
 impl<S: Sink + ?Sized> Sink for Box<S> {
+    fn begin(&mut self) -> io::Result<()> {
+        (**self).begin()
+    }
+
     fn event(&mut self, event: &Matched<'_>) -> io::Result<()> {
         (**self).event(event)
     }
@@ -292,6 +300,10 @@ impl<S: Sink, E: Write> Stats<S, E> {
 }
 
 impl<S: Sink, E: Write> Sink for Stats<S, E> {
+    fn begin(&mut self) -> io::Result<()> {
+        self.inner.begin()
+    }
+
     fn event(&mut self, event: &Matched<'_>) -> io::Result<()> {
         self.inner.event(event)
     }

@@ -1,5 +1,8 @@
-//! Helpers shared by the integration tests: running the binary, test data paths, temp files.
+//! Helpers shared by the integration tests: running the binary, test data paths, temp
+//! files, test events; [`follow`] adds running `auditq -f` and handling log files.
 #![allow(dead_code)]
+
+pub mod follow;
 
 use assert_cmd::Command;
 use std::io::Write;
@@ -115,7 +118,15 @@ pub fn temp_file(name: &str, content: &[u8]) -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-/// A compact v1 audit event line (no newline).
+/// A compact audit.k8s.io/v1 event line (no newline) with this auditID and verb, and
+/// `rest` (JSON members, each starting with `,`) after them.
+pub fn event_json(audit_id: &str, verb: &str, rest: &str) -> String {
+    format!(
+        r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"{audit_id}","verb":"{verb}"{rest}}}"#
+    )
+}
+
+/// A realistic compact v1 audit event line (no newline).
 pub fn event_line(
     verb: &str,
     resource: &str,
@@ -124,7 +135,11 @@ pub fn event_line(
     name: &str,
     code: u16,
 ) -> String {
-    format!(
-        r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"id-{verb}-{name}","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/{ns}/{resource}/{name}","verb":"{verb}","user":{{"username":"{user}","groups":["system:authenticated"]}},"sourceIPs":["10.0.0.1"],"userAgent":"test","objectRef":{{"resource":"{resource}","namespace":"{ns}","name":"{name}","apiVersion":"v1"}},"responseStatus":{{"metadata":{{}},"code":{code}}},"requestReceivedTimestamp":"2026-01-05T10:00:00.000001Z","stageTimestamp":"2026-01-05T10:00:00.000002Z"}}"#
+    event_json(
+        &format!("id-{verb}-{name}"),
+        verb,
+        &format!(
+            r#","level":"Metadata","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/{ns}/{resource}/{name}","user":{{"username":"{user}","groups":["system:authenticated"]}},"sourceIPs":["10.0.0.1"],"userAgent":"test","objectRef":{{"resource":"{resource}","namespace":"{ns}","name":"{name}","apiVersion":"v1"}},"responseStatus":{{"metadata":{{}},"code":{code}}},"requestReceivedTimestamp":"2026-01-05T10:00:00.000001Z","stageTimestamp":"2026-01-05T10:00:00.000002Z""#
+        ),
     )
 }

@@ -1,7 +1,6 @@
 //! Shared helpers for the follow-mode integration tests: spawn the binary,
 //! collect its stdout lines in a thread, wait with deadlines, and
 //! manipulate log files the way lumberjack (or an operator) would.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -235,9 +234,10 @@ fn short(line: &[u8]) -> String {
 
 /// Test event number `n`: a JSON line with a unique auditID.
 pub fn event(n: u64) -> String {
-    format!(
-        "{{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\",\"auditID\":\"00000000-0000-4000-8000-{n:012}\",\"verb\":\"{}\",\"n\":{n}}}",
-        if n % 10 == 0 { "create" } else { "get" }
+    super::event_json(
+        &format!("00000000-0000-4000-8000-{n:012}"),
+        if n % 10 == 0 { "create" } else { "get" },
+        &format!(",\"n\":{n}"),
     )
 }
 
