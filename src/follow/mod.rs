@@ -7,7 +7,7 @@
 //! continues with unseen backups (in name-time order) and the new active
 //! file. Files are recognised by `(dev, ino)` plus a first-line fingerprint.
 
-pub mod backups;
+pub(crate) use crate::source::backups;
 pub mod checkpoint;
 mod follower;
 mod handler;
