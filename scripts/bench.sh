@@ -5,6 +5,8 @@
 #   scripts/bench.sh            # 1 GiB file (generated once into bench-data/)
 #   scripts/bench.sh --big      # also the 4 GiB memory check
 #   JQ_RUNS=3 RUNS=10 scripts/bench.sh
+#   PREV_REV=2de4d1a scripts/bench.sh   # also an earlier revision, built beside this one,
+#                                       # measured in the same hyperfine run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-10}
@@ -29,6 +31,24 @@ unselective='user=system:*'
 jq_selective='select(.verb=="delete" and .objectRef.resource=="secrets")'
 jq_unselective='select(.user.username|startswith("system:"))'
 
+prev_rows=()
+if [ -n "${PREV_REV:-}" ]; then
+  prev_dir=bench-data/prev-$PREV_REV
+  if [ ! -x "$prev_dir/target/release/auditq" ]; then
+    rm -rf "$prev_dir/src"
+    git worktree add -f --detach "$prev_dir/src" "$PREV_REV" >&2
+    (cd "$prev_dir/src" && CARGO_TARGET_DIR="../target" cargo build --release --bin auditq) >&2
+    git worktree remove --force "$prev_dir/src"
+  fi
+  PREV=$prev_dir/target/release/auditq
+  prev_rows=(
+    -n "prev $PREV_REV '$selective'" "$PREV '$selective' $data > /dev/null"
+    -n "prev $PREV_REV '$unselective'" "$PREV '$unselective' $data > /dev/null"
+    -n "prev $PREV_REV -j1 '$selective'" "$PREV -j1 '$selective' $data > /dev/null"
+    -n "prev $PREV_REV -j1 '$unselective'" "$PREV -j1 '$unselective' $data > /dev/null"
+  )
+fi
+
 out=$(mktemp -d)
 hyperfine --style basic --warmup 2 --runs "$RUNS" --export-json "$out/fast.json" \
   -n 'wc -l' "wc -l $data" \
@@ -36,7 +56,8 @@ hyperfine --style basic --warmup 2 --runs "$RUNS" --export-json "$out/fast.json"
   -n "auditq --no-prefilter '$selective'" "$AUDITQ --no-prefilter '$selective' $data > /dev/null" \
   -n "auditq '$unselective'" "$AUDITQ '$unselective' $data > /dev/null" \
   -n "auditq -j1 '$selective'" "$AUDITQ -j1 '$selective' $data > /dev/null" \
-  -n "auditq -j1 '$unselective'" "$AUDITQ -j1 '$unselective' $data > /dev/null" >&2
+  -n "auditq -j1 '$unselective'" "$AUDITQ -j1 '$unselective' $data > /dev/null" \
+  "${prev_rows[@]}" >&2
 hyperfine --style basic --warmup 0 --runs "$JQ_RUNS" --export-json "$out/jq.json" \
   -n "jq -c '$jq_selective'" "jq -c '$jq_selective' $data > /dev/null" \
   -n "jq -c '$jq_unselective'" "jq -c '$jq_unselective' $data > /dev/null" >&2

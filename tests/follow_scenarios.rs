@@ -715,3 +715,17 @@ fn gzip_backup_without_gz_name_followed_after_rotation() {
     f.expect_quiet(QUIET);
     assert!(b1.exists());
 }
+
+/// A followed file that is gzip (whatever its name) is read decompressed, never as bytes.
+#[test]
+fn gzip_active_file_is_read_decompressed() {
+    let (_d, log) = dir();
+    write_gz(&log, events(1..=5).as_bytes());
+    let mut f = Follower::spawn(&["--from-start", "--", s(&log)]);
+    assert_eq!(seqs(f.wait_lines(5)), range(1..=5));
+    f.expect_quiet(QUIET);
+    let mut f = Follower::spawn(&["--", s(&log)]);
+    f.expect_quiet(QUIET);
+    let (lines, status, stderr) = f.terminate();
+    assert!(lines.is_empty() && status.code() == Some(1), "{stderr}");
+}

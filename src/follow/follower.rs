@@ -685,7 +685,8 @@ fn plain_reader(
     Ok(BlockReader::new(Box::new(dup), block_size, max_line, ReadMode::Follow).with_offset(offset))
 }
 
-/// Wraps an open active file positioned at `offset`.
+/// Wraps an open active file positioned at `offset`. A gzip file (by its magic bytes) is
+/// read decompressed, to its end, with offsets in decompressed bytes.
 pub(super) fn active_open(
     mut file: File,
     path: &Path,
@@ -694,6 +695,21 @@ pub(super) fn active_open(
     block_size: usize,
 ) -> io::Result<Open> {
     let id = FileId::of(&file.metadata()?);
+    if identity::is_gzip(&file)? {
+        let fp = identity::fingerprint_gz(path)?;
+        let mut dec = crate::source::decompress_if_gzip(Box::new(file))?;
+        io::copy(&mut (&mut dec).take(offset), &mut io::sink())?;
+        let reader =
+            BlockReader::new(dec, block_size, max_line, ReadMode::Stream).with_offset(offset);
+        return Ok(Open {
+            reader,
+            file: None,
+            path: path.to_path_buf(),
+            id,
+            fp,
+            role: Role::Active,
+        });
+    }
     let fp = identity::fingerprint_file(&file)?;
     file.seek(SeekFrom::Start(offset))?;
     let reader = plain_reader(&file, block_size, max_line, offset)?;

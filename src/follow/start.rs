@@ -59,8 +59,9 @@ impl FileFollower {
         self.watermark = backups.last().map(|b| b.time);
         let Some(file) = file else { return };
         let (max_line, block) = (self.max_line, self.block_size);
-        let opened = last_line_end(&file)
-            .and_then(|offset| active_open(file, &self.name.active, offset, max_line, block));
+        let path = self.name.active.clone();
+        let opened = end_offset(&file, &path)
+            .and_then(|offset| active_open(file, &path, offset, max_line, block));
         match opened {
             Ok(open) => self.cur = Some(open),
             // Read from 0 once it becomes readable: better a repeat than a loss.
@@ -271,6 +272,16 @@ impl FileFollower {
             e.offset
         ));
     }
+}
+
+/// Where "the end" of an active file is: after its last `'\n'`, or for a gzip file the
+/// end of its decompressed bytes.
+fn end_offset(file: &File, path: &std::path::Path) -> io::Result<u64> {
+    if identity::is_gzip(file)? {
+        let mut dec = crate::source::decompress_if_gzip(Box::new(File::open(path)?))?;
+        return io::copy(&mut dec, &mut io::sink());
+    }
+    last_line_end(file)
 }
 
 /// Offset just after the last `'\n'` of the file (0 if none), found by
