@@ -139,6 +139,9 @@ impl FieldRef {
 
     /// The path this field reads in `event`: the first candidate present, else the first.
     pub fn path_in(&self, event: Json<'_, '_>) -> Option<&[String]> {
+        if let [only] = self.paths.as_slice() {
+            return Some(only);
+        }
         let present = |p: &&Vec<String>| event.walk_path(p, &mut |_| true);
         self.paths
             .iter()
