@@ -8,7 +8,7 @@ use crate::parse::{Json, ParseError, Parser};
 use crate::prefilter::Prefilter;
 use crate::query::Expr;
 use crate::query::fields::FieldRef;
-use crate::sink::{Counters, EventWriter, Match, field_text};
+use crate::sink::{Counters, EventWriter, Match, Meta, Stage, field_text};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -25,6 +25,8 @@ pub struct Plan {
     pub strict: bool,
     /// `--max-line-bytes`: longer lines and documents are reported and skipped.
     pub max_line_bytes: usize,
+    /// Whether each match carries its time, auditID and stage (`--dedupe`, `--merge`).
+    pub meta: bool,
 }
 
 impl Plan {
@@ -42,6 +44,7 @@ impl Plan {
             count_only: false,
             strict: false,
             max_line_bytes: crate::limits::DEFAULT_MAX_LINE_BYTES,
+            meta: false,
         }
     }
 }
@@ -398,7 +401,31 @@ fn emit(plan: &Plan, event: Json<'_, '_>, original: Option<&[u8]>, result: &mut 
     result.matches.push(Match {
         end: result.out.len(),
         key,
+        meta: plan.meta.then(|| Box::new(meta(event))),
     });
+}
+
+/// The time, auditID and stage of an event.
+fn meta(event: Json<'_, '_>) -> Meta {
+    let time_field = crate::query::fields::FieldRef::time("time");
+    let mut time = None;
+    time_field.any_value(event, &mut |v| {
+        if let crate::query::fields::Value::Json(v) = v {
+            time = v.as_str().and_then(crate::timefmt::parse_timestamp);
+        }
+        true
+    });
+    Meta {
+        time,
+        audit_id: event
+            .get("auditID")
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
+        stage: event
+            .get("stage")
+            .and_then(|v| v.as_str())
+            .map_or(Stage::Unknown, Stage::parse),
+    }
 }
 
 /// The lines (start, end without `\n`) of `block[start..end]`.

@@ -4,6 +4,7 @@
 //! EventLists, legacy text) → [`prefilter`] (byte needles) → [`parse`] (simd-json) →
 //! [`query`] (evaluation) → [`sink`] (output). [`search`] runs that path on all cores.
 
+pub mod archive;
 pub mod block;
 pub mod cli;
 pub mod error;

@@ -20,7 +20,7 @@
 
 use auditq::block::Plan;
 use auditq::query::parse_query;
-use auditq::search::{self, Options};
+use auditq::search::{self, Options, Target};
 use auditq::sink::{EventWriter, Format, Printer};
 use auditq::source::Input;
 use proptest::prelude::*;
@@ -819,12 +819,11 @@ const BASE: Way = Way {
 fn search(log: &[u8], query: &str, way: Way) -> Vec<u8> {
     let expr = parse_query(&[query.to_string()]).unwrap_or_else(|e| panic!("{query}: {e}"));
     let plan = Arc::new(Plan::jsonl(expr, way.prefilter));
-    let input = Input::memory("gen.log", log.to_vec(), way.dribble);
+    let input = Target::whole(Input::memory("gen.log", log.to_vec(), way.dribble), 0);
     let options = Options {
         threads: way.threads,
         block_size: way.block_size,
-        max_line_bytes: auditq::limits::DEFAULT_MAX_LINE_BYTES,
-        max_count: None,
+        ..Options::default()
     };
     let mut out = Vec::new();
     let mut err = Vec::new();

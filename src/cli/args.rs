@@ -68,8 +68,34 @@ pub struct Args {
 
     /// Also read the rotated backups of each file (audit-2026-01-02T03-04-05.000.log[.gz]),
     /// oldest first. With -f: read them (and the whole file) before following, like --from-start.
+    /// (A directory argument always means every audit log in it, backups included.)
     #[arg(long)]
     pub backups: bool,
+
+    /// Read the subdirectories of directory arguments too.
+    #[arg(short = 'r', long, conflicts_with = "follow")]
+    pub recursive: bool,
+
+    /// Merge the inputs (one per apiserver, each a file or a directory of backups) into
+    /// one stream ordered by event time, ties in input order.
+    #[arg(long, conflicts_with = "follow")]
+    pub merge: bool,
+
+    /// With --merge: how much disorder inside each input is sorted out (memory holds this
+    /// much of each input).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_window, requires = "merge")]
+    pub merge_window: Window,
+
+    /// One event per request (auditID): the most complete stage (ResponseComplete, else
+    /// Panic, else ResponseStarted, else RequestReceived), printed when its final stage
+    /// is read.
+    #[arg(long)]
+    pub dedupe: bool,
+
+    /// Say which files are read, skipped (not audit logs, before the time range) or read
+    /// from the middle.
+    #[arg(short = 'v', long, conflicts_with = "follow")]
+    pub verbose: bool,
 
     /// Follow the files as they grow, through rotations (rename, gzip, pruning,
     /// copytruncate), like `tail -F` but losing and repeating nothing; stdin if no file.
@@ -141,6 +167,16 @@ pub enum ColorWhen {
 /// A `--since`/`--until` value, resolved against the time auditq started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct When(pub timefmt::Nanos);
+
+/// A duration (`--merge-window 10s`), in nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window(pub timefmt::Nanos);
+
+fn parse_window(text: &str) -> Result<Window, String> {
+    timefmt::parse_duration(text)
+        .map(Window)
+        .ok_or_else(|| format!("`{text}` is not a duration like 10s, 2m or 1h"))
+}
 
 /// A list of fields (`--count-by user,verb`).
 #[derive(Debug, Clone, PartialEq, Eq)]

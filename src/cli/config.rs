@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::follow::Start;
 use crate::query::{self, Expr, Op, Term};
 use crate::sink::Format;
-use crate::source::{self, Input};
+use crate::source::Input;
 use crate::timefmt;
 use std::path::{Path, PathBuf};
 
@@ -57,12 +57,23 @@ pub struct Config {
     pub max_line_bytes: usize,
     pub block_size: usize,
     pub threads: usize,
+    /// `-r`.
+    pub recursive: bool,
+    /// `--backups` (search: files bring their backups).
+    pub backups: bool,
+    /// `--merge` with its window (ns).
+    pub merge: Option<crate::timefmt::Nanos>,
+    pub dedupe: bool,
+    pub verbose: bool,
+    /// stderr is a terminal (progress bar).
+    pub stderr_is_terminal: bool,
 }
 
 /// What the configuration depends on besides the arguments.
 #[derive(Debug, Clone, Copy)]
 pub struct Env {
     pub stdout_is_terminal: bool,
+    pub stderr_is_terminal: bool,
     /// `NO_COLOR` is set (and not empty).
     pub no_color: bool,
     pub cpus: usize,
@@ -73,6 +84,7 @@ impl Env {
         use std::io::IsTerminal;
         Env {
             stdout_is_terminal: std::io::stdout().is_terminal(),
+            stderr_is_terminal: std::io::stderr().is_terminal(),
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
             cpus: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
@@ -111,8 +123,6 @@ impl Config {
             if paths > 0 && paths < inputs.len() {
                 return Err(Error::Usage("-f follows files or stdin, not both".into()));
             }
-        } else if args.backups {
-            inputs = with_backups(inputs);
         }
         if inputs.is_empty() {
             inputs.push(Input::Stdin);
@@ -147,6 +157,12 @@ impl Config {
             max_line_bytes: args.max_line_bytes,
             block_size: args.block_size,
             threads: args.threads.map_or(env.cpus, usize::from).max(1),
+            recursive: args.recursive,
+            backups: args.backups,
+            merge: args.merge.then_some(args.merge_window.0),
+            dedupe: args.dedupe,
+            verbose: args.verbose,
+            stderr_is_terminal: env.stderr_is_terminal,
         })
     }
 }
@@ -209,17 +225,6 @@ fn looks_like_path(arg: &str) -> bool {
     !has_operator && has_file_shape
 }
 
-fn with_backups(inputs: Vec<Input>) -> Vec<Input> {
-    let mut all = Vec::new();
-    for input in inputs {
-        if let Input::Path(path) = &input {
-            all.extend(source::backups_of(path).into_iter().map(Input::Path));
-        }
-        all.push(input);
-    }
-    all
-}
-
 fn build_expr(parts: &[String], args: &Args) -> Result<Expr, Error> {
     let mut expr = query::parse_query(parts)?;
     let mut bounds = Vec::new();
@@ -254,6 +259,7 @@ mod tests {
         argv.extend_from_slice(args);
         let env = Env {
             stdout_is_terminal: false,
+            stderr_is_terminal: false,
             no_color: false,
             cpus: 2,
         };

@@ -3,13 +3,16 @@
 
 pub mod args;
 pub mod config;
+mod progress;
 
+use crate::archive::{self, ArchiveOptions, Note};
 use crate::block::Plan;
 use crate::error::Error;
 use crate::follow::{self, FollowConfig, QueryHandler};
 use crate::prefilter::Prefilter;
 use crate::report::{self, Report};
 use crate::search::{self, Options};
+use crate::sink::dedupe::{self, Dedupe};
 use crate::sink::{Counter, EventWriter, Format, Grouper, Printer, Sink, Stats};
 use args::Args;
 use clap::{CommandFactory, Parser};
@@ -17,6 +20,7 @@ use config::{Config, Env, Mode, Output};
 use std::io::{self, Write};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::atomic::AtomicU64;
 
 /// Exit codes, as grep has them.
 pub const EXIT_MATCH: i32 = 0;
@@ -86,38 +90,59 @@ fn plan(config: &Config) -> Plan {
         count_only: config.output == Output::Count,
         strict: config.strict,
         max_line_bytes: config.max_line_bytes,
+        meta: config.dedupe || config.merge.is_some(),
     }
 }
 
 /// The sink for this configuration, writing results to `out` and `--stats` to stderr.
 pub fn make_sink<'w>(config: &Config, plan: &Plan, out: Box<dyn Write + 'w>) -> Box<dyn Sink + 'w> {
-    let sink: Box<dyn Sink + 'w> = match &config.output {
+    let mut sink: Box<dyn Sink + 'w> = match &config.output {
         Output::Events(_) => Box::new(Printer::new(&plan.writer, out)),
         Output::Count => Box::new(Counter::new(out)),
         Output::CountBy(fields) => Box::new(Grouper::new(fields, out)),
     };
     if config.stats {
-        Box::new(Stats::new(sink, io::stderr()))
-    } else {
-        sink
+        sink = Box::new(Stats::new(sink, io::stderr()));
     }
+    if config.dedupe {
+        sink = Box::new(Dedupe::new(sink, io::stderr(), dedupe::DEFAULT_OPEN_LIMIT));
+    }
+    sink
 }
 
 fn run_search(config: &Config) -> Result<i32, Error> {
     let plan = Arc::new(plan(config));
+    let stderr = io::stderr();
+    let mut err = stderr.lock();
+    let archive_options = ArchiveOptions {
+        recursive: config.recursive,
+        backups: config.backups,
+        since: config.expr.time_lower_bound(),
+        max_line_bytes: config.max_line_bytes,
+    };
+    let planned = archive::plan(&config.inputs, &archive_options)
+        .map_err(|e| Error::Other(format!("cannot list the inputs: {e}")))?;
+    report_notes(config, &planned, &mut err);
     let stdout = io::stdout();
     let out = io::BufWriter::with_capacity(256 * 1024, stdout.lock());
     let mut sink = make_sink(config, &plan, Box::new(out));
+    let read = Arc::new(AtomicU64::new(0));
     let options = Options {
         threads: config.threads,
         block_size: config.block_size,
         max_line_bytes: config.max_line_bytes,
         max_count: config.max_count,
+        merge: config.merge,
+        progress: Some(Arc::clone(&read)),
+        skipped: (planned.files_skipped, planned.bytes_skipped),
     };
-    let stderr = io::stderr();
-    let mut err = stderr.lock();
-    let outcome = search::run(&config.inputs, plan, &options, sink.as_mut(), &mut err)
-        .map_err(Error::Output)?;
+    let bar = (config.stderr_is_terminal && !config.stats && planned.bytes_to_read > 0)
+        .then(|| progress::Progress::start(read, planned.bytes_to_read, planned.targets.len()));
+    let outcome = search::run(&planned.targets, plan, &options, sink.as_mut(), &mut err);
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    let outcome = outcome.map_err(Error::Output)?;
     if !config.strict {
         Report::invalid_lines_hint(&outcome.first_skips, &outcome.totals, &mut err);
     }
@@ -128,6 +153,50 @@ fn run_search(config: &Config) -> Result<i32, Error> {
     } else {
         EXIT_NO_MATCH
     })
+}
+
+/// What was left unread, said once: with `-v` every file, with `--stats` a count.
+fn report_notes(config: &Config, planned: &archive::Planned, err: &mut dyn Write) {
+    let not_audit = planned
+        .notes
+        .iter()
+        .filter(|n| matches!(n, Note::NotAuditLog(_)))
+        .count();
+    if config.verbose {
+        for note in &planned.notes {
+            let text = match note {
+                Note::NotAuditLog(path) => {
+                    format!(
+                        "{}: not an audit log (no event in its first lines); skipped",
+                        path.display()
+                    )
+                }
+                Note::Subdirectory(path) => {
+                    format!(
+                        "{}: a subdirectory; skipped (use -r to read it)",
+                        path.display()
+                    )
+                }
+                Note::BeforeTime { path, bytes } => format!(
+                    "{}: rotated before the time range; skipped ({bytes} bytes)",
+                    path.display()
+                ),
+                Note::StartsAt { path, offset } => format!(
+                    "{}: read from byte {offset} (what comes before was written before the time range)",
+                    path.display()
+                ),
+            };
+            let _ = writeln!(err, "{}", report::warning_line(&text));
+        }
+    } else if config.stats && not_audit > 0 {
+        let _ = writeln!(
+            err,
+            "{}",
+            report::warning_line(&format!(
+                "{not_audit} file(s) in the directories are not audit logs; skipped (-v names them)"
+            ))
+        );
+    }
 }
 
 fn run_follow(config: &Config) -> Result<i32, Error> {

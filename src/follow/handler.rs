@@ -111,6 +111,7 @@ impl Handler for QueryHandler<'_> {
                 kept.push_back(Collected {
                     text: text.to_vec(),
                     key: m.key.clone(),
+                    meta: m.meta.clone(),
                 });
             }
         } else {
@@ -171,6 +172,7 @@ impl Handler for QueryHandler<'_> {
                 .event(&Matched {
                     text: &item.text,
                     key: &item.key,
+                    meta: item.meta.as_deref(),
                 })
                 .map_err(output)?;
             self.report.totals.written += 1;

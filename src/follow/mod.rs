@@ -102,11 +102,12 @@ pub trait Handler {
     fn emit_collected(&mut self, items: Vec<Collected>) -> Result<Flow, OutputError>;
 }
 
-/// A match kept for `-n`: its formatted text and its `--count-by` key.
+/// A match kept for `-n`: its formatted text, its `--count-by` key, its meta.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Collected {
     pub text: Vec<u8>,
     pub key: Vec<String>,
+    pub meta: Option<Box<crate::sink::Meta>>,
 }
 
 /// Why following ended.

@@ -42,3 +42,76 @@ impl Expr {
         }
     }
 }
+
+impl Expr {
+    /// The earliest event time (`time`: `requestReceivedTimestamp`, or `timestamp` in old
+    /// events) a matching event can have, when the expression implies one: what lets an
+    /// archive search skip files that end before it.
+    pub fn time_lower_bound(&self) -> Option<crate::timefmt::Nanos> {
+        match self {
+            Expr::All | Expr::Not(_) => None,
+            Expr::And(parts) => parts.iter().filter_map(Expr::time_lower_bound).max(),
+            Expr::Or(parts) => parts
+                .iter()
+                .map(Expr::time_lower_bound)
+                .collect::<Option<Vec<_>>>()?
+                .into_iter()
+                .min(),
+            Expr::Term(term) => term.time_lower_bound(),
+        }
+    }
+}
+
+impl Term {
+    fn time_lower_bound(&self) -> Option<crate::timefmt::Nanos> {
+        let time_paths = |p: &Vec<String>| matches!(p.as_slice(), [one] if one == "requestReceivedTimestamp" || one == "timestamp");
+        if self.field.computed.is_some() || !self.field.paths.iter().all(time_paths) {
+            return None;
+        }
+        let bounds: Vec<crate::timefmt::Nanos> = self
+            .patterns
+            .iter()
+            .map(|p| match (self.op, p) {
+                (Op::Ge | Op::Gt, Pattern::Time(t)) => Some(*t),
+                (Op::Eq, Pattern::Exact { time: Some(t), .. }) => Some(*t),
+                _ => None,
+            })
+            .collect::<Option<_>>()?;
+        bounds.into_iter().min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::query::parse_query;
+    use crate::timefmt::parse_timestamp;
+
+    fn bound(q: &str) -> Option<i128> {
+        parse_query(&[q.to_string()]).unwrap().time_lower_bound()
+    }
+
+    #[test]
+    fn lower_time_bounds() {
+        let t = |s: &str| parse_timestamp(s);
+        assert_eq!(
+            bound("time>=2026-01-05T10:00:00Z verb=get"),
+            t("2026-01-05T10:00:00Z")
+        );
+        assert_eq!(
+            bound("time>=2026-01-05T10:00:00Z time>2026-01-05T11:00:00Z"),
+            t("2026-01-05T11:00:00Z")
+        );
+        assert_eq!(
+            bound("time>=2026-01-05T10:00:00Z or time>=2026-01-05T09:00:00Z"),
+            t("2026-01-05T09:00:00Z")
+        );
+        assert_eq!(bound("time>=2026-01-05T10:00:00Z or verb=get"), None);
+        assert_eq!(bound("not time<2026-01-05T10:00:00Z"), None);
+        assert_eq!(bound("time<=2026-01-05T10:00:00Z"), None);
+        assert_eq!(
+            bound("requestReceivedTimestamp>=2026-01-05T10:00:00Z"),
+            t("2026-01-05T10:00:00Z")
+        );
+        assert_eq!(bound("stageTimestamp>=2026-01-05T10:00:00Z"), None);
+    }
+}

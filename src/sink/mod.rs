@@ -5,10 +5,13 @@
 //! input order and adds what spans them (headers, JSON array brackets, totals, the
 //! `--stats` report). Search and follow drive the same sinks.
 
+pub mod dedupe;
 mod sinks;
 pub mod table;
 
-pub use sinks::{Counter, Counters, Grouper, Match, Matched, Printer, Sink, Stats, Totals};
+pub use sinks::{
+    Counter, Counters, Grouper, Match, Matched, Meta, Printer, Sink, Stage, Stats, Totals,
+};
 
 use crate::parse::Json;
 use crate::query::fields::{self, FieldRef, Value};

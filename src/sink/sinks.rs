@@ -7,11 +7,50 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 use unicode_width::UnicodeWidthStr;
 
-/// One matched event, formatted: its text (ending in `\n`) and, for `--count-by`, its key.
+/// One matched event, formatted: its text (ending in `\n`) and, for `--count-by`, its key;
+/// with `meta` when the plan asked for it (`--dedupe`, `--merge`).
 #[derive(Debug, Clone, Copy)]
 pub struct Matched<'a> {
     pub text: &'a [u8],
     pub key: &'a [String],
+    pub meta: Option<&'a Meta>,
+}
+
+/// What ordering and deduplication need to know of an event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Meta {
+    /// `requestReceivedTimestamp` (or `timestamp` in old events), in ns since the epoch.
+    pub time: Option<crate::timefmt::Nanos>,
+    pub audit_id: Option<String>,
+    pub stage: Stage,
+}
+
+/// An event's stage, ordered by how complete it is (what `--dedupe` keeps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Stage {
+    #[default]
+    Unknown,
+    RequestReceived,
+    ResponseStarted,
+    Panic,
+    ResponseComplete,
+}
+
+impl Stage {
+    pub fn parse(text: &str) -> Stage {
+        match text {
+            "RequestReceived" => Stage::RequestReceived,
+            "ResponseStarted" => Stage::ResponseStarted,
+            "Panic" => Stage::Panic,
+            "ResponseComplete" => Stage::ResponseComplete,
+            _ => Stage::Unknown,
+        }
+    }
+
+    /// The last stage a request can have.
+    pub fn is_final(self) -> bool {
+        matches!(self, Stage::ResponseComplete | Stage::Panic)
+    }
 }
 
 /// One matched event in a block of results (workers fill these, in parallel).
@@ -22,6 +61,19 @@ pub struct Match {
     pub end: usize,
     /// `--count-by`: the values of the key fields.
     pub key: Vec<String>,
+    /// When the plan asks for it (`--dedupe`, `--merge`).
+    pub meta: Option<Box<Meta>>,
+}
+
+impl Match {
+    /// This match, formatted in `out`, as the sink sees it.
+    pub fn matched<'a>(&'a self, out: &'a [u8], start: usize) -> Matched<'a> {
+        Matched {
+            text: &out[start..self.end],
+            key: &self.key,
+            meta: self.meta.as_deref(),
+        }
+    }
 }
 
 /// What was read, for `--stats` and the closing messages.
@@ -60,6 +112,11 @@ pub struct Totals {
     /// Matches handed to the sink (after `-m`).
     pub written: u64,
     pub seconds: f64,
+    /// Bytes read from the inputs (compressed bytes for gzip).
+    pub bytes_read: u64,
+    /// Files, and bytes of files, left unread because of the time range.
+    pub files_skipped: u64,
+    pub bytes_skipped: u64,
 }
 
 /// Receives matched events in input order. ripgrep's `Sink`, for audit events.
@@ -74,10 +131,7 @@ pub trait Sink {
     fn events(&mut self, out: &[u8], matches: &[Match]) -> io::Result<()> {
         let mut start = 0;
         for m in matches {
-            self.event(&Matched {
-                text: &out[start..m.end],
-                key: &m.key,
-            })?;
+            self.event(&m.matched(out, start))?;
             start = m.end;
         }
         Ok(())
@@ -151,17 +205,11 @@ impl<W: Write> Sink for Printer<W> {
         };
         if self.json_array || !self.started {
             let (first, rest) = matches.split_at(1);
-            self.event(&Matched {
-                text: &out[..first[0].end],
-                key: &first[0].key,
-            })?;
+            self.event(&first[0].matched(out, 0))?;
             if self.json_array {
                 let mut start = first[0].end;
                 for m in rest {
-                    self.event(&Matched {
-                        text: &out[start..m.end],
-                        key: &m.key,
-                    })?;
+                    self.event(&m.matched(out, start))?;
                     start = m.end;
                 }
                 return Ok(());
@@ -341,6 +389,17 @@ impl<S: Sink, E: Write> Sink for Stats<S, E> {
             row(&format!("skipped {}", kind.short_label()), n.to_string());
         }
         row("bytes", c.bytes.to_string());
+        row(
+            "bytes read",
+            format!("{} (from files; compressed for gzip)", totals.bytes_read),
+        );
+        row(
+            "skipped by time",
+            format!(
+                "{} files, {} bytes",
+                totals.files_skipped, totals.bytes_skipped
+            ),
+        );
         row("seconds", format!("{:.3}", totals.seconds));
         row(
             "throughput",
@@ -359,7 +418,11 @@ mod tests {
     use super::*;
 
     fn matched<'a>(text: &'a [u8], key: &'a [String]) -> Matched<'a> {
-        Matched { text, key }
+        Matched {
+            text,
+            key,
+            meta: None,
+        }
     }
 
     #[test]

@@ -86,7 +86,7 @@ impl LogName {
 
 /// Strict parse of `2006-01-02T15-04-05.000`: exactly lumberjack's layout, so
 /// unrelated files that merely share the prefix are ignored.
-fn parse_stamp(stamp: &[u8]) -> Option<NameTime> {
+pub(super) fn parse_stamp(stamp: &[u8]) -> Option<NameTime> {
     const SHAPE: &[u8] = b"dddd-dd-ddTdd-dd-dd.ddd";
     if stamp.len() != SHAPE.len() {
         return None;

@@ -8,6 +8,7 @@ use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub mod archive;
 pub mod backups;
 pub use backups::backups_of;
 

@@ -1,0 +1,568 @@
+//! The search pipeline: reader threads cut targets (files, or parts of files) into
+//! blocks, worker threads process blocks in parallel, and the calling thread hands the
+//! results to the [`Sink`] in order. That is all this module does: restore order (input
+//! order, or with `--merge` time order, see [`merge`]) and recycle buffers.
+//!
+//! Several readers decode several files at once (gzip decompression is the bottleneck of
+//! an archive), each with a pool of buffers of its own: memory stays flat whatever the
+//! input size, and a reader ahead of the output can never take the buffers the reader the
+//! output waits for needs.
+
+mod merge;
+
+use crate::block::{BlockProcessor, BlockResult, Plan};
+use crate::framing::Skip;
+use crate::report::Report;
+use crate::sink::{Sink, Totals};
+use crate::source::{BlockReader, Chunk, Input, ReadMode};
+use std::collections::BTreeMap;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// How to run a search (everything except the query, which is in [`Plan`]).
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub threads: usize,
+    pub block_size: usize,
+    pub max_line_bytes: usize,
+    pub max_count: Option<u64>,
+    /// `--merge`: order events by time across streams, sorting out disorder within this
+    /// window (nanoseconds).
+    pub merge: Option<crate::timefmt::Nanos>,
+    /// Bytes read from the inputs so far (compressed bytes for gzip), for a progress bar.
+    pub progress: Option<Arc<AtomicU64>>,
+    /// Files and bytes left unread before the search (time range), for `--stats`.
+    pub skipped: (u64, u64),
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            block_size: crate::limits::DEFAULT_BLOCK_SIZE,
+            max_line_bytes: crate::limits::DEFAULT_MAX_LINE_BYTES,
+            max_count: None,
+            merge: None,
+            progress: None,
+            skipped: (0, 0),
+        }
+    }
+}
+
+/// One thing to read: an input, from a byte where framing is at rest, as part of a stream
+/// (one log: with `--merge`, streams are merged by time; a stream's targets are read in
+/// order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub input: Input,
+    pub start: u64,
+    pub stream: usize,
+}
+
+impl Target {
+    /// All of `input`, as stream `stream`.
+    pub fn whole(input: Input, stream: usize) -> Target {
+        Target {
+            input,
+            start: 0,
+            stream,
+        }
+    }
+}
+
+/// What a search found, for the exit code and the closing messages.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub totals: Totals,
+    /// An input could not be read, or `--strict` stopped the run.
+    pub had_error: bool,
+    /// Per input: the first line of each skip kind, for the hint printed at the end.
+    pub first_skips: Vec<(String, Skip, u64)>,
+}
+
+struct Job {
+    target: usize,
+    block: u64,
+    reader: usize,
+    work: Work,
+}
+
+enum Work {
+    /// A buffer and how many of its bytes are the block.
+    Lines(Vec<u8>, usize),
+    LongLine(u64),
+    Failed(String),
+    /// The target ended (after `block` blocks).
+    End,
+}
+
+struct Done {
+    target: usize,
+    block: u64,
+    reader: usize,
+    outcome: Processed,
+}
+
+enum Processed {
+    Block(Vec<u8>, Box<BlockResult>),
+    LongLine(u64),
+    Failed(String),
+    End,
+}
+
+/// Runs the search over `targets`, handing matches to `sink` (and finishing it);
+/// messages go to `err`. An output error is returned; input errors are reported and
+/// counted in the outcome.
+pub fn run(
+    targets: &[Target],
+    plan: Arc<Plan>,
+    options: &Options,
+    sink: &mut dyn Sink,
+    err: &mut dyn Write,
+) -> io::Result<Outcome> {
+    let started = Instant::now();
+    sink.begin()?;
+    let threads = options.threads.max(1);
+    let streams = targets.iter().map(|t| t.stream + 1).max().unwrap_or(0);
+    // With --merge every stream needs a reader of its own (the merge waits for the
+    // slowest); otherwise a few readers decode files side by side.
+    let readers = if options.merge.is_some() {
+        streams.max(1)
+    } else {
+        threads.min(targets.len()).max(1)
+    };
+    let pool_size = threads * 2 + 2;
+    let stop = AtomicBool::new(false);
+    let mut pools_tx = Vec::new();
+    let mut pools_rx = Vec::new();
+    for _ in 0..readers {
+        let (tx, rx) = sync_channel::<Vec<u8>>(pool_size);
+        for _ in 0..pool_size {
+            let _ = tx.send(Vec::new());
+        }
+        pools_tx.push(tx);
+        pools_rx.push(rx);
+    }
+    let (job_tx, job_rx) = sync_channel::<Job>(threads * 4 + readers);
+    let (done_tx, done_rx) = sync_channel::<Done>(threads * 4 + readers);
+    let job_rx = Mutex::new(job_rx);
+    let next_target = AtomicUsize::new(0);
+    let mut writer = Writer::new(targets, options, sink, err);
+    let result = std::thread::scope(|scope| {
+        let (stop, next_target) = (&stop, &next_target);
+        for (reader, pool) in pools_rx.into_iter().enumerate() {
+            let jobs = job_tx.clone();
+            let assignment = if options.merge.is_some() {
+                Assignment::Stream(reader)
+            } else {
+                Assignment::Shared(next_target)
+            };
+            scope.spawn(move || {
+                read_targets(targets, options, reader, assignment, &pool, jobs, stop)
+            });
+        }
+        drop(job_tx);
+        for _ in 0..threads {
+            let done_tx = done_tx.clone();
+            let plan = Arc::clone(&plan);
+            let job_rx = &job_rx;
+            scope.spawn(move || work(plan, job_rx, done_tx));
+        }
+        drop(done_tx);
+        let result = match options.merge {
+            Some(window) => merge::write(&mut writer, &done_rx, &pools_tx, stop, window),
+            None => writer.write_in_order(&done_rx, &pools_tx, stop),
+        };
+        if result.is_err() {
+            stop.store(true, Ordering::Relaxed);
+            // Let readers and workers finish: drain what is still in flight.
+            for message in done_rx.iter() {
+                recycle(message, &pools_tx);
+            }
+        }
+        result
+    });
+    writer.finish(result, started.elapsed().as_secs_f64())
+}
+
+/// Which targets a reader reads.
+#[derive(Clone, Copy)]
+enum Assignment<'a> {
+    /// The next one nobody has taken yet.
+    Shared(&'a AtomicUsize),
+    /// Those of this stream, in order.
+    Stream(usize),
+}
+
+/// Counts the bytes read from a file, for the progress bar.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Opens a target at its start, decompressing gzip (by content).
+fn open(target: &Target, progress: Option<&Arc<AtomicU64>>) -> io::Result<Box<dyn Read + Send>> {
+    match &target.input {
+        Input::Path(path) => {
+            let mut file = std::fs::File::open(path)?;
+            if target.start > 0 {
+                file.seek(SeekFrom::Start(target.start))?;
+            }
+            let raw: Box<dyn Read + Send> = match progress {
+                Some(count) => Box::new(Counting {
+                    inner: file,
+                    count: Arc::clone(count),
+                }),
+                None => Box::new(file),
+            };
+            crate::source::decompress_if_gzip(raw)
+        }
+        other => other.open(),
+    }
+}
+
+fn read_targets(
+    targets: &[Target],
+    options: &Options,
+    reader: usize,
+    assignment: Assignment<'_>,
+    pool: &Receiver<Vec<u8>>,
+    jobs: SyncSender<Job>,
+    stop: &AtomicBool,
+) {
+    // A buffer taken from the pool but not sent on (end of input, errors) is kept here,
+    // so the pool never loses buffers.
+    let mut spare: Option<Vec<u8>> = None;
+    let mut mine = 0;
+    loop {
+        let index = match assignment {
+            Assignment::Shared(next) => next.fetch_add(1, Ordering::Relaxed),
+            Assignment::Stream(stream) => {
+                let found = targets
+                    .iter()
+                    .enumerate()
+                    .skip(mine)
+                    .find(|(_, t)| t.stream == stream)
+                    .map(|(i, _)| i);
+                match found {
+                    Some(i) => {
+                        mine = i + 1;
+                        i
+                    }
+                    None => return,
+                }
+            }
+        };
+        let Some(target) = targets.get(index) else {
+            return;
+        };
+        let mut block = 0;
+        let mut send = |work| {
+            let ok = jobs
+                .send(Job {
+                    target: index,
+                    block,
+                    reader,
+                    work,
+                })
+                .is_ok();
+            block += 1;
+            ok
+        };
+        let source = match open(target, options.progress.as_ref()) {
+            Ok(source) => source,
+            Err(e) => {
+                if !send(Work::Failed(e.to_string())) || !send(Work::End) {
+                    return;
+                }
+                continue;
+            }
+        };
+        let mut blocks = BlockReader::new(
+            source,
+            options.block_size,
+            options.max_line_bytes,
+            target.input.read_mode(),
+        )
+        .with_offset(target.start);
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let mut buf = match spare.take() {
+                Some(buf) => buf,
+                None => match pool.recv() {
+                    Ok(buf) => buf,
+                    Err(_) => return,
+                },
+            };
+            let chunk = blocks.next_chunk(&mut buf);
+            if !matches!(chunk, Ok(Some(Chunk::Lines { .. }))) {
+                spare = Some(buf);
+            }
+            let work = match chunk {
+                Ok(None) => break,
+                Ok(Some(Chunk::Lines { data, len })) => Work::Lines(data, len),
+                Ok(Some(Chunk::LongLine { bytes })) => Work::LongLine(bytes),
+                Ok(Some(Chunk::Pause)) => continue,
+                Err(e) => Work::Failed(e.to_string()),
+            };
+            let failed = matches!(work, Work::Failed(_));
+            if !send(work) {
+                return;
+            }
+            if failed {
+                break;
+            }
+        }
+        if !send(Work::End) {
+            return;
+        }
+    }
+}
+
+fn work(plan: Arc<Plan>, jobs: &Mutex<Receiver<Job>>, done: SyncSender<Done>) {
+    let mut processor = BlockProcessor::new(plan);
+    loop {
+        let job = match jobs.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = job else { return };
+        let outcome = match job.work {
+            Work::Lines(lines, len) => {
+                let mut result = BlockResult::default();
+                processor.process(&lines[..len], &mut result);
+                Processed::Block(lines, Box::new(result))
+            }
+            Work::LongLine(bytes) => Processed::LongLine(bytes),
+            Work::Failed(message) => Processed::Failed(message),
+            Work::End => Processed::End,
+        };
+        let done_msg = Done {
+            target: job.target,
+            block: job.block,
+            reader: job.reader,
+            outcome,
+        };
+        if done.send(done_msg).is_err() {
+            return;
+        }
+    }
+}
+
+/// Gives a message's buffer back to its reader's pool.
+fn recycle(message: Done, pools: &[SyncSender<Vec<u8>>]) {
+    if let Processed::Block(buffer, _) = message.outcome {
+        let _ = pools[message.reader].try_send(buffer);
+    }
+}
+
+/// Hands results to the sink and keeps the totals.
+struct Writer<'a> {
+    targets: &'a [Target],
+    options: &'a Options,
+    sink: &'a mut dyn Sink,
+    report: Report<'a>,
+    had_error: bool,
+}
+
+impl<'a> Writer<'a> {
+    fn new(
+        targets: &'a [Target],
+        options: &'a Options,
+        sink: &'a mut dyn Sink,
+        err: &'a mut dyn Write,
+    ) -> Self {
+        Writer {
+            targets,
+            options,
+            sink,
+            report: Report::new(targets.len(), options.max_line_bytes, err),
+            had_error: false,
+        }
+    }
+
+    /// Input order: target by target, block by block.
+    fn write_in_order(
+        &mut self,
+        done: &Receiver<Done>,
+        pools: &[SyncSender<Vec<u8>>],
+        stop: &AtomicBool,
+    ) -> io::Result<()> {
+        let mut pending = BTreeMap::new();
+        let mut next = (0usize, 0u64);
+        for message in done {
+            pending.insert((message.target, message.block), message);
+            while let Some(message) = pending.remove(&next) {
+                next = if matches!(message.outcome, Processed::End) {
+                    (next.0 + 1, 0)
+                } else {
+                    (next.0, next.1 + 1)
+                };
+                if stop.load(Ordering::Relaxed) {
+                    recycle(message, pools);
+                    continue;
+                }
+                let reader = message.reader;
+                let (buffer, keep_going) = match self.handle(message) {
+                    Ok(handled) => handled,
+                    Err(e) => {
+                        stop.store(true, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                };
+                if !keep_going {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                if let Some(buffer) = buffer {
+                    let _ = pools[reader].try_send(buffer);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands on one result; returns its buffer for reuse and whether to go on.
+    fn handle(&mut self, message: Done) -> io::Result<(Option<Vec<u8>>, bool)> {
+        let target = message.target;
+        match message.outcome {
+            Processed::Block(buffer, result) => {
+                let keep_going = self.block(target, &result)?;
+                Ok((Some(buffer), keep_going))
+            }
+            other => Ok((None, self.other(target, other)?)),
+        }
+    }
+
+    /// A message without events; returns whether to go on.
+    fn other(&mut self, target: usize, outcome: Processed) -> io::Result<bool> {
+        let name = self.targets[target].input.display_name();
+        match outcome {
+            Processed::Failed(e) => {
+                self.report.error(&format!("{name}: {e}"))?;
+                self.had_error = true;
+            }
+            Processed::LongLine(bytes) => {
+                self.report.long_line(target, &name, bytes, None)?;
+            }
+            Processed::End | Processed::Block(..) => {}
+        }
+        Ok(true)
+    }
+
+    /// Matches still to be written under `-m`.
+    fn room(&self) -> usize {
+        self.options.max_count.map_or(usize::MAX, |m| {
+            usize::try_from(m.saturating_sub(self.report.totals.written)).unwrap_or(usize::MAX)
+        })
+    }
+
+    fn block(&mut self, target: usize, result: &BlockResult) -> io::Result<bool> {
+        let take = result.matches.len().min(self.room());
+        self.sink.events(&result.out, &result.matches[..take])?;
+        if self.targets[target].input.read_mode() != ReadMode::Batch {
+            self.sink.flush()?;
+        }
+        self.account(target, result, take as u64)
+    }
+
+    /// Reports a block's messages and counts; returns whether to go on.
+    fn account(&mut self, target: usize, result: &BlockResult, written: u64) -> io::Result<bool> {
+        let name = self.targets[target].input.display_name();
+        let strict = self.report.block(target, &name, result, written, None)?;
+        if strict {
+            self.had_error = true;
+            return Ok(false);
+        }
+        Ok(self.room() > 0)
+    }
+
+    fn finish(self, result: io::Result<()>, seconds: f64) -> io::Result<Outcome> {
+        let broken_pipe = match result {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => true,
+            Err(e) => return Err(e),
+            Ok(()) => false,
+        };
+        let mut totals = self.report.totals.clone();
+        totals.seconds = seconds;
+        (totals.files_skipped, totals.bytes_skipped) = self.options.skipped;
+        totals.bytes_read = self
+            .options
+            .progress
+            .as_ref()
+            .map_or(totals.counters.bytes, |read| read.load(Ordering::Relaxed));
+        if !broken_pipe {
+            match self.sink.finish(&totals) {
+                Err(e) if e.kind() != io::ErrorKind::BrokenPipe => return Err(e),
+                _ => {}
+            }
+        }
+        let inputs: Vec<Input> = self.targets.iter().map(|t| t.input.clone()).collect();
+        let first_skips = self.report.first_skips(&inputs);
+        Ok(Outcome {
+            totals,
+            had_error: self.had_error,
+            first_skips,
+        })
+    }
+}
+
+/// What [`scan_bytes`] found.
+#[derive(Debug, Default)]
+pub struct Scanned {
+    /// The JSON lines of the matching events.
+    pub output: Vec<u8>,
+    pub counters: crate::sink::Counters,
+}
+
+/// Runs the search pipeline on one in-memory input in the calling thread: the same block
+/// reader, framing and block processor as [`run`], without threads, printing JSON lines.
+/// `dribble` reads it as a pipe handing out that many bytes at a time. For tests and
+/// fuzzing.
+pub fn scan_bytes(
+    bytes: &[u8],
+    expr: crate::query::Expr,
+    prefilter: bool,
+    block_size: usize,
+    dribble: Option<usize>,
+) -> Scanned {
+    let plan = Arc::new(Plan::jsonl(expr, prefilter));
+    let input = Input::memory("(memory)", bytes.to_vec(), dribble);
+    let mut scanned = Scanned::default();
+    let Ok(reader) = input.open() else {
+        return scanned;
+    };
+    let mut blocks = BlockReader::new(reader, block_size, plan.max_line_bytes, input.read_mode());
+    let mut processor = BlockProcessor::new(plan);
+    let mut buf = Vec::new();
+    let mut result = BlockResult::default();
+    while let Ok(Some(chunk)) = blocks.next_chunk(&mut buf) {
+        match chunk {
+            Chunk::Lines { data, len } => {
+                result.clear();
+                processor.process(&data[..len], &mut result);
+                scanned.output.extend_from_slice(&result.out);
+                scanned.counters.add(&result.counters);
+                buf = data;
+            }
+            Chunk::LongLine { .. } => {
+                scanned.counters.lines += 1;
+                scanned.counters.skip(Skip::TooLong);
+            }
+            Chunk::Pause => {}
+        }
+    }
+    scanned
+}

@@ -1,0 +1,262 @@
+//! `--dedupe`: one event per request. kube-apiserver writes an event per stage of a
+//! request (RequestReceived, ResponseStarted, ResponseComplete or Panic), all with the
+//! request's auditID; this keeps the most complete one.
+//!
+//! An event of a final stage (ResponseComplete, Panic) is passed on when it is read; a
+//! request's earlier stages wait for it (at most `limit` requests at once) and are
+//! dropped when it comes. Requests whose final stage is not in the input are passed on at
+//! the end, most complete stage first seen, in the order they were first seen. When more
+//! than `limit` requests are open (a watch can stay open for hours), the oldest is passed
+//! on early (with its best stage so far) and counted in a warning.
+
+use super::{Match, Matched, Meta, Sink, Stage, Totals};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::io::{self, Write};
+
+/// How many requests may wait for their final stage at once.
+pub const DEFAULT_OPEN_LIMIT: usize = 100_000;
+/// How many finished requests are remembered, so a stage read after its final one (the
+/// same event twice, or written out of order) is still dropped.
+const DONE_MEMORY: usize = 100_000;
+
+struct Open {
+    /// When it was first seen (its place at the end of the input).
+    first: u64,
+    stage: Stage,
+    text: Vec<u8>,
+    key: Vec<String>,
+    meta: Meta,
+}
+
+/// Keeps the most complete stage of each request; see the module docs.
+pub struct Dedupe<S, E: Write> {
+    inner: S,
+    err: E,
+    limit: usize,
+    open: HashMap<String, Open>,
+    /// First-seen order of the open requests.
+    order: BTreeMap<u64, String>,
+    seen: u64,
+    done: HashSet<String>,
+    done_order: VecDeque<String>,
+    early: u64,
+    dropped: u64,
+}
+
+impl<S: Sink, E: Write> Dedupe<S, E> {
+    pub fn new(inner: S, err: E, limit: usize) -> Self {
+        Dedupe {
+            inner,
+            err,
+            limit: limit.max(1),
+            open: HashMap::new(),
+            order: BTreeMap::new(),
+            seen: 0,
+            done: HashSet::new(),
+            done_order: VecDeque::new(),
+            early: 0,
+            dropped: 0,
+        }
+    }
+
+    fn finished(&mut self, id: String) {
+        if self.done_order.len() == DONE_MEMORY
+            && let Some(old) = self.done_order.pop_front()
+        {
+            self.done.remove(&old);
+        }
+        self.done.insert(id.clone());
+        self.done_order.push_back(id);
+    }
+
+    fn pass_open(&mut self, id: &str) -> io::Result<()> {
+        if let Some(open) = self.open.remove(id) {
+            self.order.remove(&open.first);
+            self.inner.event(&Matched {
+                text: &open.text,
+                key: &open.key,
+                meta: Some(&open.meta),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl<S: Sink, E: Write> Sink for Dedupe<S, E> {
+    fn begin(&mut self) -> io::Result<()> {
+        self.inner.begin()
+    }
+
+    fn event(&mut self, event: &Matched<'_>) -> io::Result<()> {
+        let Some((meta, id)) = event
+            .meta
+            .and_then(|m| m.audit_id.as_deref().map(|id| (m, id)))
+        else {
+            // No auditID: nothing to pair it with.
+            return self.inner.event(event);
+        };
+        if self.done.contains(id) {
+            self.dropped += 1;
+            return Ok(());
+        }
+        if meta.stage.is_final() {
+            if let Some(open) = self.open.remove(id) {
+                self.order.remove(&open.first);
+                self.dropped += 1;
+            }
+            self.finished(id.to_string());
+            return self.inner.event(event);
+        }
+        if let Some(open) = self.open.get_mut(id) {
+            self.dropped += 1;
+            if meta.stage > open.stage {
+                open.stage = meta.stage;
+                open.text = event.text.to_vec();
+                open.key = event.key.to_vec();
+                open.meta = meta.clone();
+            }
+            return Ok(());
+        }
+        if self.open.len() == self.limit
+            && let Some((_, oldest)) = self.order.first_key_value().map(|(k, v)| (*k, v.clone()))
+        {
+            self.pass_open(&oldest)?;
+            self.early += 1;
+        }
+        self.seen += 1;
+        self.order.insert(self.seen, id.to_string());
+        self.open.insert(
+            id.to_string(),
+            Open {
+                first: self.seen,
+                stage: meta.stage,
+                text: event.text.to_vec(),
+                key: event.key.to_vec(),
+                meta: meta.clone(),
+            },
+        );
+        Ok(())
+    }
+
+    fn events(&mut self, out: &[u8], matches: &[Match]) -> io::Result<()> {
+        let mut start = 0;
+        for m in matches {
+            self.event(&m.matched(out, start))?;
+            start = m.end;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+
+    fn finish(&mut self, totals: &Totals) -> io::Result<()> {
+        let ids: Vec<String> = self.order.values().cloned().collect();
+        for id in ids {
+            self.pass_open(&id)?;
+        }
+        if self.early > 0 {
+            writeln!(
+                self.err,
+                "{}",
+                crate::report::warning_line(&format!(
+                    "--dedupe: {} requests were passed on before their final stage, because more than {} were open at once",
+                    self.early, self.limit
+                ))
+            )?;
+        }
+        let mut totals = totals.clone();
+        totals.written = totals.written.saturating_sub(self.dropped);
+        self.inner.finish(&totals)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::{EventWriter, Format, Printer};
+
+    fn feed(events: &[(&str, Stage)], limit: usize) -> (String, String) {
+        let writer = EventWriter::new(Format::Jsonl, false);
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        {
+            let mut d = Dedupe::new(Printer::new(&writer, &mut out), &mut err, limit);
+            for (id, stage) in events {
+                let text = format!("{id}:{stage:?}\n");
+                let meta = Meta {
+                    time: None,
+                    audit_id: (!id.is_empty()).then(|| id.to_string()),
+                    stage: *stage,
+                };
+                d.event(&Matched {
+                    text: text.as_bytes(),
+                    key: &[],
+                    meta: Some(&meta),
+                })
+                .unwrap();
+            }
+            d.finish(&Totals::default()).unwrap();
+        }
+        (
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    }
+
+    use Stage::*;
+
+    #[test]
+    fn keeps_the_final_stage_when_it_comes() {
+        let (out, _) = feed(
+            &[
+                ("a", RequestReceived),
+                ("b", RequestReceived),
+                ("a", ResponseComplete),
+                ("c", ResponseComplete),
+                ("b", ResponseStarted),
+                ("", RequestReceived),
+            ],
+            10,
+        );
+        assert_eq!(
+            out,
+            "a:ResponseComplete\nc:ResponseComplete\n:RequestReceived\nb:ResponseStarted\n"
+        );
+    }
+
+    #[test]
+    fn stages_after_the_final_one_are_dropped() {
+        let (out, _) = feed(
+            &[
+                ("a", ResponseComplete),
+                ("a", RequestReceived),
+                ("a", ResponseComplete),
+            ],
+            10,
+        );
+        assert_eq!(out, "a:ResponseComplete\n");
+    }
+
+    #[test]
+    fn too_many_open_requests_pass_the_oldest_early() {
+        let (out, err) = feed(
+            &[
+                ("a", RequestReceived),
+                ("b", RequestReceived),
+                ("c", RequestReceived),
+                ("b", ResponseComplete),
+            ],
+            2,
+        );
+        assert_eq!(
+            out,
+            "a:RequestReceived\nb:ResponseComplete\nc:RequestReceived\n"
+        );
+        assert!(
+            err.contains("1 requests were passed on before their final stage"),
+            "{err}"
+        );
+    }
+}
