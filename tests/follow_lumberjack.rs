@@ -10,10 +10,11 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use common::follow::*;
+use common::lumberjack::writer_bin;
 
 /// Events per test: about 34 MB at ~1 KB each, i.e. 30+ rotations.
 const COUNT: u64 = 34_000;
@@ -25,35 +26,6 @@ const RATE: u64 = 6_000;
 fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Builds the Go writer once per test process (GOPATH mode against the
-/// Debian lumberjack package).
-fn writer_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lumberjack-writer");
-        std::fs::create_dir_all(&dir).unwrap();
-        let bin = dir.join("writer");
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lumberjack/writer.go");
-        let hint = "install golang-go and golang-gopkg-natefinch-lumberjack.v2-dev, then run the test command from docs/follow.md: \
-                    GO111MODULE=off GOPATH=/usr/share/gocode go build -o /tmp/writer tests/lumberjack/writer.go && cargo test --test follow_lumberjack";
-        let out = Command::new("go")
-            .args(["build", "-o"])
-            .arg(&bin)
-            .arg(&src)
-            .env("GO111MODULE", "off")
-            .env("GOPATH", "/usr/share/gocode")
-            .env("GOCACHE", dir.join("gocache"))
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run `go` ({e}): {hint}"));
-        assert!(
-            out.status.success(),
-            "building the lumberjack writer failed: {}\n{hint}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        bin
-    })
 }
 
 struct Writer {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod follow;
+pub mod lumberjack;
 
 use assert_cmd::Command;
 use std::io::Write;
