@@ -63,7 +63,9 @@ fn written_lines(dir: &Path) -> Vec<String> {
                 .read_to_string(&mut text)
                 .unwrap();
         } else {
-            std::io::BufReader::new(file).read_to_string(&mut text).unwrap();
+            std::io::BufReader::new(file)
+                .read_to_string(&mut text)
+                .unwrap();
         }
         lines.extend(text.lines().map(str::to_string));
     }
@@ -91,7 +93,10 @@ fn a_directory_and_backups_give_the_events_in_written_order() {
     let dir = archive();
     let backups = std::fs::read_dir(dir).unwrap().count() - 1;
     assert!(backups >= 30, "only {backups} backups");
-    let expected: String = written_lines(dir).iter().map(|l| format!("{l}\n")).collect();
+    let expected: String = written_lines(dir)
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect();
     assert_eq!(expected.lines().count(), 35_000);
     let r = run(["--", &arg(dir)]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -272,17 +277,34 @@ fn files_that_are_not_audit_logs_are_reported_and_skipped() {
     )
     .unwrap();
     std::fs::write(d.join("README.txt"), "notes about this cluster\n").unwrap();
-    std::fs::write(d.join("policy.yaml"), "apiVersion: audit.k8s.io/v1\nkind: Policy\n").unwrap();
+    std::fs::write(
+        d.join("policy.yaml"),
+        "apiVersion: audit.k8s.io/v1\nkind: Policy\n",
+    )
+    .unwrap();
     std::fs::create_dir(d.join("cp2")).unwrap();
     std::fs::copy(d.join("audit.log"), d.join("cp2/audit.log")).unwrap();
     let r = run(["-c", "-v", "--", &arg(d)]);
     assert_eq!((r.code, r.count()), (0, 4000), "{}", r.stderr);
-    assert!(r.stderr.contains("README.txt: not an audit log"), "{}", r.stderr);
-    assert!(r.stderr.contains("policy.yaml: not an audit log"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("README.txt: not an audit log"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("policy.yaml: not an audit log"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("use -r"), "{}", r.stderr);
     let r = run(["-c", "--stats", "-r", "--", &arg(d)]);
     assert_eq!(r.count(), 8000);
-    assert!(r.stderr.contains("2 file(s) in the directories are not audit logs"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("2 file(s) in the directories are not audit logs"),
+        "{}",
+        r.stderr
+    );
     let r = run(["-c", "--", &arg(d)]);
     assert!(r.stderr.is_empty(), "{}", r.stderr);
 }

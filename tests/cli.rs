@@ -198,7 +198,10 @@ fn unreadable_inputs_are_reported_and_others_still_run() {
         .map(|e| e.unwrap().path())
         .collect();
     names.sort();
-    let each: u64 = names.iter().map(|p| run(["-c", "--", &arg(p)]).count()).sum();
+    let each: u64 = names
+        .iter()
+        .map(|p| run(["-c", "--", &arg(p)]).count())
+        .sum();
     assert_eq!(r.count(), each + 9);
 }
 

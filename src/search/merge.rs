@@ -9,7 +9,7 @@
 //! sizes. An event older than one already passed on (a stream out of order by more than
 //! the window: a watch logged when it ended) is passed on at once, and counted.
 
-use super::{Done, Processed, Writer};
+use super::{Done, Processed, Throttle, Writer, weight};
 use crate::block::BlockResult;
 use crate::sink::{Matched, Meta};
 use crate::timefmt::Nanos;
@@ -17,12 +17,10 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::Receiver;
 
 /// A block whose events are being taken.
 struct Ready {
-    reader: usize,
-    buffer: Vec<u8>,
     result: Box<BlockResult>,
     /// The next match to take, and where its text starts.
     next: usize,
@@ -75,7 +73,8 @@ impl Ord for Entry {
 
 struct Merger<'w, 'a> {
     writer: &'w mut Writer<'a>,
-    pools: &'w [SyncSender<Vec<u8>>],
+    /// Bytes of results held in `waiting` and `ready` queues.
+    held: u64,
     window: Nanos,
     streams: Vec<Stream>,
     /// Which stream each target belongs to.
@@ -90,7 +89,7 @@ struct Merger<'w, 'a> {
 pub(super) fn write(
     writer: &mut Writer<'_>,
     done: &Receiver<Done>,
-    pools: &[SyncSender<Vec<u8>>],
+    throttle: &Throttle,
     stop: &AtomicBool,
     window: Nanos,
 ) -> io::Result<()> {
@@ -116,7 +115,7 @@ pub(super) fn write(
     }
     let mut merger = Merger {
         writer,
-        pools,
+        held: 0,
         window: window.max(0),
         streams,
         stream_of,
@@ -127,8 +126,10 @@ pub(super) fn write(
     };
     for message in done {
         if merger.stopped || stop.load(Ordering::Relaxed) {
-            super::recycle(message, pools);
             continue;
+        }
+        if let Processed::Block(result) = &message.outcome {
+            merger.held += weight(result);
         }
         let stream = merger.stream_of[message.target];
         merger.streams[stream]
@@ -142,6 +143,7 @@ pub(super) fn write(
         if merger.stopped {
             stop.store(true, Ordering::Relaxed);
         }
+        throttle.set(merger.held, merger.behind().unwrap_or(usize::MAX));
     }
     if !merger.stopped {
         merger.pump()?;
@@ -170,13 +172,11 @@ impl Merger<'_, '_> {
             };
             self.streams[s].block += 1;
             match message.outcome {
-                Processed::Block(buffer, result) => {
+                Processed::Block(result) => {
                     if !self.writer.account(target, &result, 0)? {
                         self.stopped = true;
                     }
                     self.streams[s].ready.push_back(Ready {
-                        reader: message.reader,
-                        buffer,
                         result,
                         next: 0,
                         start: 0,
@@ -197,11 +197,7 @@ impl Merger<'_, '_> {
     fn pump(&mut self) -> io::Result<()> {
         while !self.stopped {
             self.release(self.watermark())?;
-            // The active stream furthest behind (one with nothing seen yet first).
-            let behind = (0..self.streams.len())
-                .filter(|&s| self.streams[s].active())
-                .min_by_key(|&s| (self.streams[s].frontier.map_or(Nanos::MIN, |t| t), s));
-            let Some(s) = behind else {
+            let Some(s) = self.behind() else {
                 return Ok(());
             };
             if !self.take(s)? {
@@ -209,6 +205,13 @@ impl Merger<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// The active stream furthest behind (one with nothing seen yet first).
+    fn behind(&self) -> Option<usize> {
+        (0..self.streams.len())
+            .filter(|&s| self.streams[s].active())
+            .min_by_key(|&s| (self.streams[s].frontier.map_or(Nanos::MIN, |t| t), s))
     }
 
     /// Where events may be passed on: a window behind the active stream furthest behind.
@@ -231,7 +234,7 @@ impl Merger<'_, '_> {
         };
         let Some(m) = ready.result.matches.get(ready.next) else {
             if let Some(done) = stream.ready.pop_front() {
-                let _ = self.pools[done.reader].try_send(done.buffer);
+                self.held = self.held.saturating_sub(weight(&done.result));
             }
             return Ok(true);
         };

@@ -102,15 +102,65 @@ enum Work {
 struct Done {
     target: usize,
     block: u64,
-    reader: usize,
     outcome: Processed,
 }
 
 enum Processed {
-    Block(Vec<u8>, Box<BlockResult>),
+    Block(Box<BlockResult>),
     LongLine(u64),
     Failed(String),
     End,
+}
+
+/// How much the writer holds of results it cannot pass on yet (blocks of a later target,
+/// or of a stream ahead of the merge), and which target (or stream) it waits for. A reader
+/// of anything else waits while too much is held, so readers can decode files side by side
+/// (results of a selective search are small) while memory stays bounded.
+struct Throttle {
+    held: AtomicU64,
+    wanted: AtomicUsize,
+    lock: Mutex<()>,
+    changed: std::sync::Condvar,
+}
+
+/// Results held back beyond this make readers that are ahead wait.
+const HELD_LIMIT: u64 = 64 << 20;
+
+impl Throttle {
+    fn new() -> Throttle {
+        Throttle {
+            held: AtomicU64::new(0),
+            wanted: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            changed: std::sync::Condvar::new(),
+        }
+    }
+
+    /// Waits while too much is held and `mine` is not what the writer waits for.
+    fn wait(&self, mine: usize, stop: &AtomicBool) {
+        while self.held.load(Ordering::Relaxed) > HELD_LIMIT
+            && self.wanted.load(Ordering::Relaxed) != mine
+            && !stop.load(Ordering::Relaxed)
+        {
+            let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = self
+                .changed
+                .wait_timeout(guard, std::time::Duration::from_millis(20));
+        }
+    }
+
+    fn set(&self, held: u64, wanted: usize) {
+        self.held.store(held, Ordering::Relaxed);
+        self.wanted.store(wanted, Ordering::Relaxed);
+        self.changed.notify_all();
+    }
+}
+
+/// Bytes a result holds.
+fn weight(result: &BlockResult) -> u64 {
+    (result.out.capacity() + result.matches.capacity() * std::mem::size_of::<crate::sink::Match>())
+        as u64
+        + 256
 }
 
 /// Runs the search over `targets`, handing matches to `sink` (and finishing it);
@@ -150,9 +200,10 @@ pub fn run(
     let (done_tx, done_rx) = sync_channel::<Done>(threads * 4 + readers);
     let job_rx = Mutex::new(job_rx);
     let next_target = AtomicUsize::new(0);
+    let throttle = Throttle::new();
     let mut writer = Writer::new(targets, options, sink, err);
     let result = std::thread::scope(|scope| {
-        let (stop, next_target) = (&stop, &next_target);
+        let (stop, next_target, throttle) = (&stop, &next_target, &throttle);
         for (reader, pool) in pools_rx.into_iter().enumerate() {
             let jobs = job_tx.clone();
             let assignment = if options.merge.is_some() {
@@ -161,28 +212,32 @@ pub fn run(
                 Assignment::Shared(next_target)
             };
             scope.spawn(move || {
-                read_targets(targets, options, reader, assignment, &pool, jobs, stop)
+                let context = ReadContext {
+                    targets,
+                    options,
+                    reader,
+                    stop,
+                    throttle,
+                };
+                read_targets(&context, assignment, &pool, jobs)
             });
         }
         drop(job_tx);
         for _ in 0..threads {
             let done_tx = done_tx.clone();
             let plan = Arc::clone(&plan);
-            let job_rx = &job_rx;
-            scope.spawn(move || work(plan, job_rx, done_tx));
+            let (job_rx, pools) = (&job_rx, &pools_tx);
+            scope.spawn(move || work(plan, job_rx, pools, done_tx));
         }
         drop(done_tx);
         let result = match options.merge {
-            Some(window) => merge::write(&mut writer, &done_rx, &pools_tx, stop, window),
-            None => writer.write_in_order(&done_rx, &pools_tx, stop),
+            Some(window) => merge::write(&mut writer, &done_rx, throttle, stop, window),
+            None => writer.write_in_order(&done_rx, throttle, stop),
         };
-        if result.is_err() {
-            stop.store(true, Ordering::Relaxed);
-            // Let readers and workers finish: drain what is still in flight.
-            for message in done_rx.iter() {
-                recycle(message, &pools_tx);
-            }
-        }
+        stop.store(true, Ordering::Relaxed);
+        throttle.set(0, usize::MAX);
+        // Let readers and workers finish: drain what is still in flight.
+        for _ in done_rx.iter() {}
         result
     });
     writer.finish(result, started.elapsed().as_secs_f64())
@@ -232,15 +287,28 @@ fn open(target: &Target, progress: Option<&Arc<AtomicU64>>) -> io::Result<Box<dy
     }
 }
 
-fn read_targets(
-    targets: &[Target],
-    options: &Options,
+/// What every reader shares.
+struct ReadContext<'a> {
+    targets: &'a [Target],
+    options: &'a Options,
     reader: usize,
+    stop: &'a AtomicBool,
+    throttle: &'a Throttle,
+}
+
+fn read_targets(
+    context: &ReadContext<'_>,
     assignment: Assignment<'_>,
     pool: &Receiver<Vec<u8>>,
     jobs: SyncSender<Job>,
-    stop: &AtomicBool,
 ) {
+    let ReadContext {
+        targets,
+        options,
+        reader,
+        stop,
+        throttle,
+    } = *context;
     // A buffer taken from the pool but not sent on (end of input, errors) is kept here,
     // so the pool never loses buffers.
     let mut spare: Option<Vec<u8>> = None;
@@ -296,7 +364,13 @@ fn read_targets(
             target.input.read_mode(),
         )
         .with_offset(target.start);
+        // What the writer waits for: this target, or with --merge this stream.
+        let mine = match assignment {
+            Assignment::Shared(_) => index,
+            Assignment::Stream(stream) => stream,
+        };
         loop {
+            throttle.wait(mine, stop);
             if stop.load(Ordering::Relaxed) {
                 return;
             }
@@ -332,7 +406,12 @@ fn read_targets(
     }
 }
 
-fn work(plan: Arc<Plan>, jobs: &Mutex<Receiver<Job>>, done: SyncSender<Done>) {
+fn work(
+    plan: Arc<Plan>,
+    jobs: &Mutex<Receiver<Job>>,
+    pools: &[SyncSender<Vec<u8>>],
+    done: SyncSender<Done>,
+) {
     let mut processor = BlockProcessor::new(plan);
     loop {
         let job = match jobs.lock() {
@@ -344,7 +423,9 @@ fn work(plan: Arc<Plan>, jobs: &Mutex<Receiver<Job>>, done: SyncSender<Done>) {
             Work::Lines(lines, len) => {
                 let mut result = BlockResult::default();
                 processor.process(&lines[..len], &mut result);
-                Processed::Block(lines, Box::new(result))
+                // The results are their own; the block's buffer goes back to its reader.
+                let _ = pools[job.reader].try_send(lines);
+                Processed::Block(Box::new(result))
             }
             Work::LongLine(bytes) => Processed::LongLine(bytes),
             Work::Failed(message) => Processed::Failed(message),
@@ -353,19 +434,11 @@ fn work(plan: Arc<Plan>, jobs: &Mutex<Receiver<Job>>, done: SyncSender<Done>) {
         let done_msg = Done {
             target: job.target,
             block: job.block,
-            reader: job.reader,
             outcome,
         };
         if done.send(done_msg).is_err() {
             return;
         }
-    }
-}
-
-/// Gives a message's buffer back to its reader's pool.
-fn recycle(message: Done, pools: &[SyncSender<Vec<u8>>]) {
-    if let Processed::Block(buffer, _) = message.outcome {
-        let _ = pools[message.reader].try_send(buffer);
     }
 }
 
@@ -398,12 +471,19 @@ impl<'a> Writer<'a> {
     fn write_in_order(
         &mut self,
         done: &Receiver<Done>,
-        pools: &[SyncSender<Vec<u8>>],
+        throttle: &Throttle,
         stop: &AtomicBool,
     ) -> io::Result<()> {
-        let mut pending = BTreeMap::new();
+        let mut pending: BTreeMap<(usize, u64), Done> = BTreeMap::new();
+        let mut held = 0u64;
         let mut next = (0usize, 0u64);
         for message in done {
+            if stop.load(Ordering::Relaxed) {
+                continue;
+            }
+            if let Processed::Block(result) = &message.outcome {
+                held += weight(result);
+            }
             pending.insert((message.target, message.block), message);
             while let Some(message) = pending.remove(&next) {
                 next = if matches!(message.outcome, Processed::End) {
@@ -411,13 +491,11 @@ impl<'a> Writer<'a> {
                 } else {
                     (next.0, next.1 + 1)
                 };
-                if stop.load(Ordering::Relaxed) {
-                    recycle(message, pools);
-                    continue;
+                if let Processed::Block(result) = &message.outcome {
+                    held -= weight(result);
                 }
-                let reader = message.reader;
-                let (buffer, keep_going) = match self.handle(message) {
-                    Ok(handled) => handled,
+                let keep_going = match self.handle(message) {
+                    Ok(keep_going) => keep_going,
                     Err(e) => {
                         stop.store(true, Ordering::Relaxed);
                         return Err(e);
@@ -426,23 +504,18 @@ impl<'a> Writer<'a> {
                 if !keep_going {
                     stop.store(true, Ordering::Relaxed);
                 }
-                if let Some(buffer) = buffer {
-                    let _ = pools[reader].try_send(buffer);
-                }
             }
+            throttle.set(held, next.0);
         }
         Ok(())
     }
 
-    /// Hands on one result; returns its buffer for reuse and whether to go on.
-    fn handle(&mut self, message: Done) -> io::Result<(Option<Vec<u8>>, bool)> {
+    /// Hands on one result; returns whether to go on.
+    fn handle(&mut self, message: Done) -> io::Result<bool> {
         let target = message.target;
         match message.outcome {
-            Processed::Block(buffer, result) => {
-                let keep_going = self.block(target, &result)?;
-                Ok((Some(buffer), keep_going))
-            }
-            other => Ok((None, self.other(target, other)?)),
+            Processed::Block(result) => self.block(target, &result),
+            other => self.other(target, other),
         }
     }
 

@@ -34,4 +34,3 @@ pub fn writer_bin() -> &'static Path {
         bin
     })
 }
-
