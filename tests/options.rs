@@ -77,6 +77,7 @@ fn table() -> Vec<(&'static str, Vec<&'static str>, InFollow)> {
             SameWithStderr("longer than --max-line-bytes"),
         ),
         ("no_prefilter", vec!["--no-prefilter"], Same),
+        ("no_mmap", vec!["--no-mmap"], Refused("cannot be used with")),
         ("block_size", vec!["--block-size", "4KiB"], Same),
         ("completions", vec![], NotApplicable),
         ("man", vec![], NotApplicable),

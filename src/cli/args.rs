@@ -144,6 +144,10 @@ pub struct Args {
     #[arg(long)]
     pub no_prefilter: bool,
 
+    /// Read large files with read() instead of mapping them (tuning, for comparison).
+    #[arg(long, hide = true, conflicts_with = "follow")]
+    pub no_mmap: bool,
+
     /// Block size for reading (tuning).
     #[arg(long, value_name = "BYTES", default_value = "1MiB", value_parser = parse_size, hide = true)]
     pub block_size: usize,

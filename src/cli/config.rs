@@ -65,6 +65,8 @@ pub struct Config {
     pub merge: Option<crate::timefmt::Nanos>,
     pub dedupe: bool,
     pub verbose: bool,
+    /// `--no-mmap`.
+    pub no_mmap: bool,
     /// stderr is a terminal (progress bar).
     pub stderr_is_terminal: bool,
 }
@@ -162,6 +164,7 @@ impl Config {
             merge: args.merge.then_some(args.merge_window.0),
             dedupe: args.dedupe,
             verbose: args.verbose,
+            no_mmap: args.no_mmap,
             stderr_is_terminal: env.stderr_is_terminal,
         })
     }

@@ -112,8 +112,8 @@ pub fn make_sink<'w>(config: &Config, plan: &Plan, out: Box<dyn Write + 'w>) -> 
 
 fn run_search(config: &Config) -> Result<i32, Error> {
     let plan = Arc::new(plan(config));
-    let stderr = io::stderr();
-    let mut err = stderr.lock();
+    // Not locked: the progress bar's thread draws on stderr too.
+    let mut err = io::stderr();
     let archive_options = ArchiveOptions {
         recursive: config.recursive,
         backups: config.backups,
@@ -135,6 +135,7 @@ fn run_search(config: &Config) -> Result<i32, Error> {
         merge: config.merge,
         progress: Some(Arc::clone(&read)),
         skipped: (planned.files_skipped, planned.bytes_skipped),
+        no_mmap: config.no_mmap,
     };
     let bar = (config.stderr_is_terminal && !config.stats && planned.bytes_to_read > 0)
         .then(|| progress::Progress::start(read, planned.bytes_to_read, planned.targets.len()));

@@ -14,6 +14,7 @@ use crate::block::{BlockProcessor, BlockResult, Plan};
 use crate::framing::Skip;
 use crate::report::Report;
 use crate::sink::{Sink, Totals};
+use crate::source::mapped::{Mapped, MappedBlocks, MappedChunk};
 use crate::source::{BlockReader, Chunk, Input, ReadMode};
 use std::collections::BTreeMap;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -36,6 +37,8 @@ pub struct Options {
     pub progress: Option<Arc<AtomicU64>>,
     /// Files and bytes left unread before the search (time range), for `--stats`.
     pub skipped: (u64, u64),
+    /// Read large plain files with `read()` instead of mapping them.
+    pub no_mmap: bool,
 }
 
 impl Default for Options {
@@ -48,6 +51,7 @@ impl Default for Options {
             merge: None,
             progress: None,
             skipped: (0, 0),
+            no_mmap: false,
         }
     }
 }
@@ -93,6 +97,8 @@ struct Job {
 enum Work {
     /// A buffer and how many of its bytes are the block.
     Lines(Vec<u8>, usize),
+    /// A block of a mapped file.
+    Mapped(Arc<Mapped>, std::ops::Range<usize>),
     LongLine(u64),
     Failed(String),
     /// The target ended (after `block` blocks).
@@ -348,6 +354,17 @@ fn read_targets(
             block += 1;
             ok
         };
+        // What the writer waits for: this target, or with --merge this stream.
+        let mine = match assignment {
+            Assignment::Shared(_) => index,
+            Assignment::Stream(stream) => stream,
+        };
+        if let Some(map) = map_target(target, options) {
+            if !read_mapped(context, map, target.start, mine, &mut send) {
+                return;
+            }
+            continue;
+        }
         let source = match open(target, options.progress.as_ref()) {
             Ok(source) => source,
             Err(e) => {
@@ -364,11 +381,6 @@ fn read_targets(
             target.input.read_mode(),
         )
         .with_offset(target.start);
-        // What the writer waits for: this target, or with --merge this stream.
-        let mine = match assignment {
-            Assignment::Shared(_) => index,
-            Assignment::Stream(stream) => stream,
-        };
         loop {
             throttle.wait(mine, stop);
             if stop.load(Ordering::Relaxed) {
@@ -406,6 +418,62 @@ fn read_targets(
     }
 }
 
+/// A plain file large enough to be mapped, mapped (else it is read).
+fn map_target(target: &Target, options: &Options) -> Option<Arc<Mapped>> {
+    let Input::Path(path) = &target.input else {
+        return None;
+    };
+    if options.no_mmap || crate::source::is_gzip_file(path) {
+        return None;
+    }
+    let file = std::fs::File::open(path).ok()?;
+    Mapped::open(&file, path).ok().flatten().map(Arc::new)
+}
+
+/// Hands out the blocks of a mapped target; false when the run stops.
+fn read_mapped(
+    context: &ReadContext<'_>,
+    map: Arc<Mapped>,
+    start: u64,
+    mine: usize,
+    send: &mut dyn FnMut(Work) -> bool,
+) -> bool {
+    let options = context.options;
+    let mut blocks = MappedBlocks::new(
+        Arc::clone(&map),
+        usize::try_from(start).unwrap_or(usize::MAX),
+        options.block_size,
+        options.max_line_bytes,
+    );
+    while let Some(chunk) = blocks.next_chunk() {
+        context.throttle.wait(mine, context.stop);
+        if context.stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let work = match chunk {
+            MappedChunk::Lines(range) => {
+                if let Some(progress) = &options.progress {
+                    progress.fetch_add(range.len() as u64, Ordering::Relaxed);
+                }
+                Work::Mapped(Arc::clone(&map), range)
+            }
+            MappedChunk::LongLine { bytes } => Work::LongLine(bytes),
+        };
+        if !send(work) {
+            return false;
+        }
+    }
+    if map.truncated()
+        && !send(Work::Failed(
+            "the file shrank while it was read (truncated?); what was read of it is incomplete"
+                .to_string(),
+        ))
+    {
+        return false;
+    }
+    send(Work::End)
+}
+
 fn work(
     plan: Arc<Plan>,
     jobs: &Mutex<Receiver<Job>>,
@@ -425,6 +493,11 @@ fn work(
                 processor.process(&lines[..len], &mut result);
                 // The results are their own; the block's buffer goes back to its reader.
                 let _ = pools[job.reader].try_send(lines);
+                Processed::Block(Box::new(result))
+            }
+            Work::Mapped(map, range) => {
+                let mut result = BlockResult::default();
+                processor.process(&map.bytes()[range], &mut result);
                 Processed::Block(Box::new(result))
             }
             Work::LongLine(bytes) => Processed::LongLine(bytes),

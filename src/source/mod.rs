@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 pub mod archive;
 pub mod backups;
+pub mod mapped;
 pub use backups::backups_of;
 
 /// One input named on the command line (or made in memory, for tests and tools).
