@@ -76,13 +76,24 @@ pub fn parse_time_bound(text: &str, now: DateTime<Utc>) -> Result<Nanos, String>
 
 /// Formats nanoseconds as RFC 3339 UTC with milliseconds, for tables and warnings.
 pub fn format_nanos(nanos: Nanos) -> String {
+    format_nanos_with(nanos, "%Y-%m-%dT%H:%M:%S%.3fZ")
+}
+
+/// Formats nanoseconds as RFC 3339 UTC with as many fraction digits as needed (none,
+/// 3, 6 or 9), so the text reads back as the same instant (JSON reports).
+pub fn format_nanos_exact(nanos: Nanos) -> String {
+    format_nanos_with(nanos, "%Y-%m-%dT%H:%M:%S%.fZ")
+}
+
+/// Formats nanoseconds (UTC) with a chrono format string.
+pub fn format_nanos_with(nanos: Nanos, format: &str) -> String {
     let secs = nanos.div_euclid(1_000_000_000);
     let sub = nanos.rem_euclid(1_000_000_000) as u32;
     match i64::try_from(secs)
         .ok()
         .and_then(|s| DateTime::<Utc>::from_timestamp(s, sub))
     {
-        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        Some(t) => t.format(format).to_string(),
         None => format!("{nanos} ns since the epoch"),
     }
 }
@@ -107,6 +118,12 @@ mod tests {
         let late = parse_timestamp("2500-01-01T00:00:00Z").unwrap();
         assert!(old < z && z < late);
         assert_eq!(format_nanos(old), "1500-01-01T00:00:00.000Z");
+        assert_eq!(format_nanos_exact(z), "2026-01-05T10:00:00Z");
+        assert_eq!(
+            format_nanos_exact(z + 2_284_000),
+            "2026-01-05T10:00:00.002284Z"
+        );
+        assert_eq!(parse_timestamp(&format_nanos_exact(z + 1)), Some(z + 1));
         assert_eq!(parse_timestamp(""), None);
     }
 

@@ -24,8 +24,8 @@ enum InFollow {
     Refused(&'static str),
     /// Only meaningful with `-f` (a search refuses it); follow accepts it.
     FollowOnly,
-    /// Not an option to combine (`--help`, `--version`, `--completions`, `--man`, the
-    /// positional arguments): checked by other tests.
+    /// Not an option to combine (`--help`, `--version`, `--completions`, `--man`,
+    /// `--presets`, the positional arguments): checked by other tests.
     NotApplicable,
 }
 
@@ -45,6 +45,22 @@ fn table() -> Vec<(&'static str, Vec<&'static str>, InFollow)> {
         ("output", vec!["-o", "fields=user,verb,code"], Same),
         ("count", vec!["-c"], Same),
         ("count_by", vec!["--count-by", "user,verb"], Same),
+        (
+            "output",
+            vec!["--count-by", "user,verb", "-o", "json"],
+            Same,
+        ),
+        ("summary", vec!["--summary"], Same),
+        ("output", vec!["--summary", "-o", "json"], Same),
+        ("timeline", vec!["--timeline"], Same),
+        ("timeline", vec!["--timeline=100ms", "-o", "json"], Same),
+        (
+            "timeline_by",
+            vec!["--timeline", "--timeline-by", "user"],
+            Same,
+        ),
+        ("top", vec!["--summary", "--top", "3"], Same),
+        ("top", vec!["--count-by", "verb", "--top", "2"], Same),
         ("max_count", vec!["-m", "2"], SameAndExits),
         ("since", vec!["--since", "2026-01-05T10:00:00.5Z"], Same),
         ("until", vec!["--until", "2026-01-05T10:00:00.5Z"], Same),
@@ -81,6 +97,7 @@ fn table() -> Vec<(&'static str, Vec<&'static str>, InFollow)> {
         ("block_size", vec!["--block-size", "4KiB"], Same),
         ("completions", vec![], NotApplicable),
         ("man", vec![], NotApplicable),
+        ("presets", vec![], NotApplicable),
         ("help", vec![], NotApplicable),
         ("version", vec![], NotApplicable),
     ]

@@ -3,9 +3,10 @@
 //! the config module; running it, of `cli::run`.
 
 use crate::query::fields::FieldRef;
-use crate::sink::{self, Format};
+use crate::sink::{self, Bucket, Format};
 use crate::timefmt;
-use clap::{Parser, ValueEnum};
+use clap::error::ErrorKind;
+use clap::{ArgGroup, CommandFactory, Parser, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -25,8 +26,9 @@ use std::path::PathBuf;
         auditq --backups --since 2h 'ns=prod code>=400' /var/log/kubernetes/audit.log\n\n\
         Query language: docs/query.md (fields user, group, as, verb, resource, subresource, ns, \
         name, apigroup, apiversion, stage, level, code, ip, ua, uri, auditid, decision, reason, \
-        time, or any dotted JSON path)."
+        time, or any dotted JSON path); presets: @name as a term (auditq --presets)."
 )]
+#[command(group(ArgGroup::new("aggregate").multiple(true).args(["count_by", "summary", "timeline"])))]
 pub struct Args {
     /// Query text and input files (`-` is stdin); see the description above.
     #[arg(value_name = "QUERY|FILE")]
@@ -46,13 +48,44 @@ pub struct Args {
     pub output: Option<Format>,
 
     /// Print only the number of matching events (with -f: when stopped).
-    #[arg(short, long, conflicts_with_all = ["count_by", "output"])]
+    #[arg(short, long, conflicts_with_all = ["count_by", "output", "summary", "timeline"])]
     pub count: bool,
 
     /// Count matching events per value of FIELD[,FIELD…], most frequent first (with -f:
-    /// when stopped).
-    #[arg(long, value_name = "FIELDS", value_parser = parse_fields, conflicts_with = "output")]
+    /// when stopped). With -o json: one JSON document.
+    #[arg(long, value_name = "FIELDS", value_parser = parse_fields)]
     pub count_by: Option<FieldList>,
+
+    /// Print what matched instead of the events: time range, totals by verb, code class
+    /// and stage, top users, resources, namespaces, source IPs and user agents, forbidden
+    /// and failed requests, the busiest minute (with -f: when stopped). With -o json: one
+    /// JSON document.
+    #[arg(long, conflicts_with_all = ["count_by", "timeline"])]
+    pub summary: bool,
+
+    /// Draw the matches over time as bars, one row per BUCKET (500ms, 10s, 5m, 1h, 1d…;
+    /// without a value, one giving 20–60 rows). With -f: when stopped. With -o json: one
+    /// JSON document.
+    #[arg(
+        long,
+        value_name = "BUCKET",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "auto",
+        value_parser = parse_bucket,
+        conflicts_with = "count_by"
+    )]
+    pub timeline: Option<Bucket>,
+
+    /// With --timeline: one series (column and bar segment) per top value of FIELD, the
+    /// rest as `other`.
+    #[arg(long, value_name = "FIELD", requires = "timeline", value_parser = parse_field)]
+    pub timeline_by: Option<FieldRef>,
+
+    /// Rows of each --summary table [default: 10]; series of --timeline-by [default: 5];
+    /// with --count-by, only the N largest groups [default: all].
+    #[arg(long, value_name = "N", requires = "aggregate", value_parser = clap::value_parser!(u64).range(1..))]
+    pub top: Option<u64>,
 
     /// Stop after N matching events.
     #[arg(short, long, value_name = "N")]
@@ -159,6 +192,54 @@ pub struct Args {
     /// Print the man page (roff) and exit.
     #[arg(long, exclusive = true)]
     pub man: bool,
+
+    /// List every preset (@name in a query): its query, what it finds, and where it comes
+    /// from (built-in, or the presets file: $AUDITQ_PRESETS, else
+    /// $XDG_CONFIG_HOME/auditq/presets.toml, else ~/.config/auditq/presets.toml).
+    #[arg(long, exclusive = true)]
+    pub presets: bool,
+}
+
+impl Args {
+    /// Parses the process arguments, with the checks clap cannot express (see
+    /// [`Args::check`]).
+    pub fn parse_checked() -> Result<Args, clap::Error> {
+        Args::try_parse().and_then(Args::check)
+    }
+
+    /// [`Args::parse_checked`] on the given arguments.
+    pub fn parse_checked_from<I, T>(argv: I) -> Result<Args, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Args::try_parse_from(argv).and_then(Args::check)
+    }
+
+    /// Conflicts that depend on a value: `--summary`, `--timeline` and `--count-by` print
+    /// one report, which `-o json` turns into one JSON document; any other `-o` is refused
+    /// (never ignored), as a clap conflict.
+    pub fn check(self) -> Result<Args, clap::Error> {
+        let report = if self.summary {
+            Some("--summary")
+        } else if self.timeline.is_some() {
+            Some("--timeline")
+        } else if self.count_by.is_some() {
+            Some("--count-by")
+        } else {
+            None
+        };
+        match (report, &self.output) {
+            (Some(flag), Some(format)) if *format != Format::Json => Err(Args::command().error(
+                ErrorKind::ArgumentConflict,
+                format!(
+                    "the argument '--output <FORMAT>' cannot be used with '{flag}' \
+                         except as `-o json` (one JSON document)"
+                ),
+            )),
+            _ => Ok(self),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -194,6 +275,17 @@ fn parse_fields(text: &str) -> Result<FieldList, String> {
     sink::parse_field_list(text)
         .map(FieldList)
         .map_err(|e| e.to_string())
+}
+
+fn parse_field(text: &str) -> Result<FieldRef, String> {
+    match parse_fields(text)?.0.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => Err("give one field (e.g. user)".to_string()),
+    }
+}
+
+fn parse_bucket(text: &str) -> Result<Bucket, String> {
+    Bucket::parse(text)
 }
 
 fn parse_when(text: &str) -> Result<When, String> {
@@ -235,6 +327,30 @@ mod tests {
     }
 
     #[test]
+    fn reports_take_json_and_refuse_other_formats() {
+        let checked = |args: &[&str]| Args::parse_checked_from(args);
+        for report in [&["--summary"][..], &["--timeline"], &["--count-by", "user"]] {
+            let mut argv = vec!["auditq"];
+            argv.extend_from_slice(report);
+            assert!(checked(&argv).is_ok());
+            argv.extend(["-o", "json"]);
+            assert!(checked(&argv).is_ok(), "{argv:?}");
+            argv.pop();
+            argv.push("table");
+            let e = checked(&argv).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::ArgumentConflict);
+            assert!(e.to_string().contains("except as `-o json`"), "{e}");
+        }
+        let a = checked(&["auditq", "--timeline", "x.log"]).unwrap();
+        assert_eq!(
+            (a.timeline, a.args),
+            (Some(Bucket::Auto), vec!["x.log".to_string()])
+        );
+        let a = checked(&["auditq", "--timeline=5m"]).unwrap();
+        assert_eq!(a.timeline, Some(Bucket::Fixed(300_000_000_000)));
+    }
+
+    #[test]
     fn sizes() {
         assert_eq!(parse_size("64MiB"), Ok(64 << 20));
         assert_eq!(parse_size("512k"), Ok(512 << 10));
@@ -254,6 +370,12 @@ mod tests {
         assert!(bad(&["auditq", "-c", "--count-by", "user"]).contains("cannot be used"));
         assert!(bad(&["auditq", "-n", "3"]).contains("--follow"));
         assert!(bad(&["auditq", "-f", "-j", "2"]).contains("cannot be used"));
+        assert!(bad(&["auditq", "--summary", "--count-by", "user"]).contains("cannot be used"));
+        assert!(bad(&["auditq", "--timeline-by", "user"]).contains("--timeline"));
+        assert!(bad(&["auditq", "--top", "3"]).contains("--count-by"));
+        assert!(bad(&["auditq", "--summary", "--top", "0"]).contains("--top"));
+        assert!(bad(&["auditq", "--timeline=soon"]).contains("bucket"));
+        assert!(bad(&["auditq", "--timeline", "--timeline-by", "user,verb"]).contains("one field"));
         let ok = Args::try_parse_from(["auditq", "q", "--", "a", "b"]).unwrap();
         assert_eq!(ok.args, ["q"]);
         assert_eq!(ok.files, [PathBuf::from("a"), PathBuf::from("b")]);

@@ -10,13 +10,17 @@ use crate::block::Plan;
 use crate::error::Error;
 use crate::follow::{self, FollowConfig, QueryHandler};
 use crate::prefilter::Prefilter;
+use crate::query::presets::Origin;
 use crate::report::{self, Report};
 use crate::search::{self, Options};
 use crate::sink::dedupe::{self, Dedupe};
-use crate::sink::{Counter, EventWriter, Format, Grouper, Printer, Sink, Stats};
+use crate::sink::{
+    Counter, EventWriter, Format, Grouper, Printer, Sink, Stats, Summary, Timeline, summary,
+    timeline,
+};
 use args::Args;
-use clap::{CommandFactory, Parser};
-use config::{Config, Env, Mode, Output};
+use clap::CommandFactory;
+use config::{Config, Env, Mode, Output, PresetList};
 use std::io::{self, Write};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -29,7 +33,7 @@ pub const EXIT_ERROR: i32 = 2;
 
 /// Runs auditq with the process arguments; returns the exit code.
 pub fn main() -> i32 {
-    let args = match Args::try_parse() {
+    let args = match Args::parse_checked() {
         Ok(args) => args,
         Err(e) => {
             let _ = e.print();
@@ -64,9 +68,57 @@ pub fn run(config: Config) -> Result<i32, Error> {
                 .map_err(Error::Output)?;
             Ok(EXIT_MATCH)
         }
+        Mode::Presets(list) => {
+            let mut out = io::stdout().lock();
+            out.write_all(list_presets(list).as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(Error::Output)?;
+            Ok(EXIT_MATCH)
+        }
         Mode::Search => run_search(&config),
         Mode::Follow(_) => run_follow(&config),
     }
+}
+
+/// `--presets`: every preset with its query, meaning and origin, then where user presets
+/// are read from.
+pub fn list_presets(list: &PresetList) -> String {
+    let mut out = String::new();
+    for preset in list.presets.iter() {
+        let origin = match (&preset.origin, preset.replaces_builtin) {
+            (Origin::BuiltIn, _) => "built-in".to_string(),
+            (Origin::File(path), false) => path.display().to_string(),
+            (Origin::File(path), true) => {
+                format!(
+                    "{}, replacing the built-in @{}",
+                    path.display(),
+                    preset.name
+                )
+            }
+        };
+        out.push_str(&format!("@{}  ({origin})\n", preset.name));
+        if !preset.description.is_empty() {
+            out.push_str(&format!("    {}\n", preset.description));
+        }
+        out.push_str(&format!("    {}\n\n", preset.query));
+    }
+    out.push_str("Use a preset as a term: auditq '@exec ns=prod' audit.log\n");
+    match (list.file.path(), list.file_found) {
+        (Some(path), true) => {
+            out.push_str(&format!("User presets: {}\n", path.display()));
+        }
+        (Some(path), false) => out.push_str(&format!(
+            "User presets: {} (no such file yet; AUDITQ_PRESETS may name another)\n",
+            path.display()
+        )),
+        (None, _) => out.push_str(
+            "User presets: none (AUDITQ_PRESETS is empty, or there is no home directory)\n",
+        ),
+    }
+    out.push_str(
+        "A user preset (it may use presets, and replace a built-in):\n  [presets.my-team]\n  query = \"ns=team-a @deletions\"\n  description = \"what was deleted in team A's namespace\"\n",
+    );
+    out
 }
 
 /// The plan every worker shares.
@@ -84,8 +136,10 @@ fn plan(config: &Config) -> Plan {
         expr: config.expr.clone(),
         writer: EventWriter::new(format, config.color),
         key_fields: match &config.output {
-            Output::CountBy(fields) => Some(fields.clone()),
-            _ => None,
+            Output::CountBy { fields, .. } => Some(fields.clone()),
+            Output::Summary { .. } => Some(summary::key_fields()),
+            Output::Timeline(spec) => Some(timeline::key_fields(spec)),
+            Output::Events(_) | Output::Count => None,
         },
         count_only: config.output == Output::Count,
         strict: config.strict,
@@ -99,7 +153,11 @@ pub fn make_sink<'w>(config: &Config, plan: &Plan, out: Box<dyn Write + 'w>) -> 
     let mut sink: Box<dyn Sink + 'w> = match &config.output {
         Output::Events(_) => Box::new(Printer::new(&plan.writer, out)),
         Output::Count => Box::new(Counter::new(out)),
-        Output::CountBy(fields) => Box::new(Grouper::new(fields, out)),
+        Output::CountBy { fields, top, json } => {
+            Box::new(Grouper::with_options(fields, *top, *json, out))
+        }
+        Output::Summary { top, json } => Box::new(Summary::new(*top, *json, out)),
+        Output::Timeline(spec) => Box::new(Timeline::new(spec.clone(), out)),
     };
     if config.stats {
         sink = Box::new(Stats::new(sink, io::stderr()));

@@ -112,6 +112,16 @@ pub fn resolve(text: &str, span: Span) -> Result<FieldRef, QueryError> {
     })
 }
 
+/// A field by a name this crate knows resolves (a short name, `time`, a top-level key or
+/// a dotted path written in the code); never fails, for fields chosen by auditq itself.
+pub fn named(name: &str) -> FieldRef {
+    resolve(name, Span::default()).unwrap_or_else(|_| FieldRef {
+        name: name.to_string(),
+        paths: vec![name.split('.').map(str::to_string).collect()],
+        computed: None,
+    })
+}
+
 impl FieldRef {
     /// The `time` field: `requestReceivedTimestamp`, or `timestamp` in old events.
     pub fn time(name: &str) -> FieldRef {
@@ -217,7 +227,8 @@ pub fn nearest(name: &str) -> Option<&'static str> {
         .map(|(_, c)| c)
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance, for suggestions.
+pub fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

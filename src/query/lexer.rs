@@ -14,6 +14,8 @@ pub enum Token {
     Or,
     Not,
     Term(RawTerm),
+    /// `@name`: a preset (the name without `@`).
+    Preset(String),
 }
 
 /// A term before its field is resolved and its values compiled.
@@ -79,6 +81,9 @@ impl Lexer<'_> {
         let field_span = Span::new(start, field_end);
         let at_operator = self.peek().is_some_and(|c| OPERATOR_START.contains(&c));
         if !at_operator {
+            if let Some(name) = field.strip_prefix('@') {
+                return preset(name, field_span);
+            }
             return match field.to_ascii_lowercase().as_str() {
                 "and" | "&&" => Ok((Token::And, field_span)),
                 "or" | "||" => Ok((Token::Or, field_span)),
@@ -213,6 +218,19 @@ impl Lexer<'_> {
     }
 }
 
+/// `@name` without an operator after it: a preset. (With an operator, `@timestamp=…`
+/// stays a term on a field of that name, as before presets existed.)
+fn preset(name: &str, span: Span) -> Result<(Token, Span), QueryError> {
+    if name.is_empty() {
+        return Err(QueryError::new("missing preset name after `@`", span)
+            .with_hint("write @name, e.g. @exec; auditq --presets lists every preset"));
+    }
+    if let Some(problem) = super::presets::name_problem(name) {
+        return Err(QueryError::new(problem, span).with_hint("auditq --presets lists every preset"));
+    }
+    Ok((Token::Preset(name.to_string()), span))
+}
+
 fn bare_word(word: &str, span: Span) -> QueryError {
     let err = QueryError::new(format!("`{word}` is not a comparison"), span);
     const VERBS: &[&str] = &[
@@ -227,6 +245,14 @@ fn bare_word(word: &str, span: Span) -> QueryError {
     ];
     if VERBS.contains(&word) {
         err.with_hint(format!("did you mean verb={word}?"))
+    } else if crate::timefmt::parse_duration(word.strip_suffix("ms").unwrap_or(word)).is_some()
+        || word
+            .strip_suffix("ms")
+            .is_some_and(|n| n.parse::<u64>().is_ok())
+    {
+        err.with_hint(format!(
+            "a time bucket is written --timeline={word} (with `=`); terms look like field=value"
+        ))
     } else if word.is_empty() {
         err.with_hint("a term is field=value, e.g. verb=delete")
     } else {
@@ -309,6 +335,35 @@ mod tests {
         assert_eq!(toks[0], Token::Not);
         let toks = terms("verb!=get");
         assert_eq!(toks.len(), 1);
+    }
+
+    #[test]
+    fn lexes_presets() {
+        let toks = tokenize("@exec ns=prod and not (@secrets-read or @a_b)").unwrap();
+        assert_eq!(toks[0], (Token::Preset("exec".into()), Span::new(0, 5)));
+        assert_eq!(toks[5].0, Token::Preset("secrets-read".into()));
+        assert_eq!(toks[7].0, Token::Preset("a_b".into()));
+        assert_eq!(terms("@exec(ns=a)")[0], Token::Preset("exec".into()));
+        // With an operator, `@…` is a field, as it was before presets.
+        assert!(matches!(&terms("@timestamp=x")[0], Token::Term(t) if t.field == "@timestamp"));
+        let err = tokenize("verb=get @").unwrap_err();
+        assert!(err.message.contains("missing preset name"));
+        assert_eq!(err.span, Span::new(9, 10));
+        let err = tokenize("@a.b").unwrap_err();
+        assert!(
+            err.message.contains("invalid preset name"),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.span, Span::new(0, 4));
+    }
+
+    #[test]
+    fn bare_duration_hints_at_timeline() {
+        let err = tokenize("5m").unwrap_err();
+        assert!(err.hint.unwrap().contains("--timeline=5m"));
+        let err = tokenize("500ms").unwrap_err();
+        assert!(err.hint.unwrap().contains("--timeline=500ms"));
     }
 
     #[test]

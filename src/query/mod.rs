@@ -9,19 +9,27 @@ pub mod fields;
 pub mod lexer;
 pub mod op;
 pub mod parser;
+pub mod presets;
 pub mod value;
 
 pub use ast::{Expr, Op, Term};
 pub use error::{QueryError, Span};
+pub use presets::Presets;
 
-/// Parses the query parts given on the command line and joins them with AND.
+/// Parses the query parts given on the command line and joins them with AND; `@name`
+/// means a built-in preset.
 ///
 /// Each part is parsed on its own, so `'verb=get or verb=list' ns=prod` means
 /// `(verb=get or verb=list) and ns=prod`, as a shell user expects.
 pub fn parse_query(parts: &[String]) -> Result<Expr, QueryError> {
+    parse_query_with(parts, &Presets::builtin())
+}
+
+/// [`parse_query`] with the presets of `presets` (built-ins and a user's file).
+pub fn parse_query_with(parts: &[String], presets: &Presets) -> Result<Expr, QueryError> {
     let mut exprs = Vec::with_capacity(parts.len());
     for part in parts {
-        let expr = parser::parse_text(part).map_err(|mut e| {
+        let expr = parser::parse_text_with(part, presets).map_err(|mut e| {
             e.query = part.clone();
             e
         })?;

@@ -1,19 +1,64 @@
 //! Recursive-descent parser: `or` binds loosest, then `and` (also implied by a space),
-//! then `not`/`!`, then parentheses and terms.
+//! then `not`/`!`, then parentheses, terms and presets (`@name`, expanded to the parsed
+//! expression of the preset's query, as if parenthesised).
 
 use super::ast::{Expr, Op, Term};
 use super::error::{QueryError, Span};
 use super::fields;
 use super::lexer::{RawTerm, Token, tokenize};
+use super::presets::{self, Presets};
 use super::value::Pattern;
 
-/// Parses one query text.
+/// Parses one query text, with the built-in presets.
 pub fn parse_text(text: &str) -> Result<Expr, QueryError> {
+    parse_text_with(text, &Presets::builtin())
+}
+
+/// Parses one query text; `@name` is looked up in `presets`.
+pub fn parse_text_with(text: &str, presets: &Presets) -> Result<Expr, QueryError> {
+    parse(text, presets, &mut Vec::new()).map_err(Failure::into_error)
+}
+
+/// Parses the query of preset `name` (a preset file is checked this way when it is
+/// loaded); a cycle back to `name` is named from it. Spans point into its query.
+pub fn parse_preset(name: &str, presets: &Presets) -> Result<Expr, QueryError> {
+    let Some(preset) = presets.get(name) else {
+        return Err(presets::unknown(name, presets, Span::default()));
+    };
+    parse(&preset.query, presets, &mut vec![name.to_string()]).map_err(Failure::into_error)
+}
+
+/// Why parsing failed: a mistake in the text being parsed (its span points into that
+/// text), or one inside a preset it uses (already worded; its span is moved to the
+/// outermost `@name` on the way up, since that is what the user wrote).
+enum Failure {
+    Here(QueryError),
+    InPreset(QueryError),
+}
+
+impl Failure {
+    fn into_error(self) -> QueryError {
+        match self {
+            Failure::Here(e) | Failure::InPreset(e) => e,
+        }
+    }
+}
+
+impl From<QueryError> for Failure {
+    fn from(e: QueryError) -> Self {
+        Failure::Here(e)
+    }
+}
+
+/// Parses `text`; `stack` holds the presets being expanded (outermost first).
+fn parse(text: &str, presets: &Presets, stack: &mut Vec<String>) -> Result<Expr, Failure> {
     let tokens = tokenize(text)?;
     let mut parser = Parser {
         tokens,
         pos: 0,
         end: text.len(),
+        presets,
+        stack,
     };
     if parser.tokens.is_empty() {
         return Ok(Expr::All);
@@ -21,21 +66,22 @@ pub fn parse_text(text: &str) -> Result<Expr, QueryError> {
     let expr = parser.or_expr()?;
     match parser.tokens.get(parser.pos) {
         None => Ok(expr),
-        Some((Token::RParen, span)) => {
-            Err(QueryError::new("unmatched `)`", *span)
-                .with_hint("remove it or add the `(` it closes"))
-        }
-        Some((_, span)) => Err(QueryError::new("unexpected token", *span)),
+        Some((Token::RParen, span)) => Err(QueryError::new("unmatched `)`", *span)
+            .with_hint("remove it or add the `(` it closes")
+            .into()),
+        Some((_, span)) => Err(QueryError::new("unexpected token", *span).into()),
     }
 }
 
-struct Parser {
+struct Parser<'p, 's> {
     tokens: Vec<(Token, Span)>,
     pos: usize,
     end: usize,
+    presets: &'p Presets,
+    stack: &'s mut Vec<String>,
 }
 
-impl Parser {
+impl Parser<'_, '_> {
     fn peek(&self) -> Option<&Token> {
         self.tokens.get(self.pos).map(|(t, _)| t)
     }
@@ -47,7 +93,7 @@ impl Parser {
             .unwrap_or(Span::new(self.end, self.end + 1))
     }
 
-    fn or_expr(&mut self) -> Result<Expr, QueryError> {
+    fn or_expr(&mut self) -> Result<Expr, Failure> {
         let mut parts = vec![self.and_expr()?];
         while self.peek() == Some(&Token::Or) {
             self.pos += 1;
@@ -60,12 +106,12 @@ impl Parser {
         })
     }
 
-    fn and_expr(&mut self) -> Result<Expr, QueryError> {
+    fn and_expr(&mut self) -> Result<Expr, Failure> {
         let mut parts = vec![self.unary()?];
         loop {
             match self.peek() {
                 Some(Token::And) => self.pos += 1,
-                Some(Token::Term(_) | Token::Not | Token::LParen) => {}
+                Some(Token::Term(_) | Token::Preset(_) | Token::Not | Token::LParen) => {}
                 _ => break,
             }
             parts.push(self.unary()?);
@@ -73,7 +119,7 @@ impl Parser {
         Ok(Expr::and(parts))
     }
 
-    fn unary(&mut self) -> Result<Expr, QueryError> {
+    fn unary(&mut self) -> Result<Expr, Failure> {
         if self.peek() == Some(&Token::Not) {
             self.pos += 1;
             return Ok(Expr::Not(Box::new(self.unary()?)));
@@ -81,38 +127,83 @@ impl Parser {
         self.primary()
     }
 
-    fn primary(&mut self) -> Result<Expr, QueryError> {
+    fn primary(&mut self) -> Result<Expr, Failure> {
         let span = self.span_here();
         let Some((token, _)) = self.tokens.get(self.pos).cloned() else {
             return Err(QueryError::new("the query ends too early", span)
-                .with_hint("a term like verb=delete is missing here"));
+                .with_hint("a term like verb=delete is missing here")
+                .into());
         };
         self.pos += 1;
         match token {
             Token::LParen => {
                 let inner = self.or_expr()?;
                 if self.peek() != Some(&Token::RParen) {
-                    return Err(
-                        QueryError::new("unclosed `(`", span).with_hint("add the missing `)`")
-                    );
+                    return Err(QueryError::new("unclosed `(`", span)
+                        .with_hint("add the missing `)`")
+                        .into());
                 }
                 self.pos += 1;
                 Ok(inner)
             }
-            Token::Term(raw) => build_term(raw),
-            Token::RParen => Err(QueryError::new("unexpected `)`", span)),
+            Token::Term(raw) => Ok(build_term(raw)?),
+            Token::Preset(name) => self.preset(&name, span),
+            Token::RParen => Err(QueryError::new("unexpected `)`", span).into()),
             Token::And | Token::Or => Err(QueryError::new(
                 "`and`/`or` needs a term on both sides",
                 span,
             )
-            .with_hint("e.g. verb=delete or verb=update")),
-            Token::Not => unreachable_not(span),
+            .with_hint("e.g. verb=delete or verb=update")
+            .into()),
+            Token::Not => Err(unreachable_not(span).into()),
         }
+    }
+
+    /// `@name` at `span`: the parsed query of the preset. A cycle, or a mistake inside
+    /// the preset (or a preset it uses), is reported at `span`.
+    fn preset(&mut self, name: &str, span: Span) -> Result<Expr, Failure> {
+        let Some(preset) = self.presets.get(name) else {
+            return Err(presets::unknown(name, self.presets, span).into());
+        };
+        if let Some(at) = self.stack.iter().position(|n| n == name) {
+            let chain: Vec<String> = self.stack[at..]
+                .iter()
+                .chain(std::iter::once(&name.to_string()))
+                .map(|n| format!("@{n}"))
+                .collect();
+            return Err(Failure::InPreset(
+                QueryError::new(format!("preset cycle: {}", chain.join(" → ")), span)
+                    .with_hint("a preset cannot use itself, directly or through other presets"),
+            ));
+        }
+        self.stack.push(name.to_string());
+        let result = parse(&preset.query, self.presets, self.stack);
+        let chain: Vec<String> = self.stack.iter().map(|n| format!("@{n}")).collect();
+        self.stack.pop();
+        result.map_err(|failure| match failure {
+            Failure::Here(inner) => {
+                let mut e = QueryError::new(
+                    format!(
+                        "in preset {} (`{}`): {}",
+                        chain.join(" → "),
+                        preset.query,
+                        inner.message
+                    ),
+                    span,
+                );
+                e.hint = inner.hint;
+                Failure::InPreset(e)
+            }
+            Failure::InPreset(mut e) => {
+                e.span = span;
+                Failure::InPreset(e)
+            }
+        })
     }
 }
 
-fn unreachable_not(span: Span) -> Result<Expr, QueryError> {
-    Err(QueryError::new("`not` needs a term after it", span))
+fn unreachable_not(span: Span) -> QueryError {
+    QueryError::new("`not` needs a term after it", span)
 }
 
 /// Resolves the field and compiles each value; `resource=pods/exec` becomes
@@ -241,5 +332,103 @@ mod tests {
         assert_eq!(err.span, Span::new(0, 3));
         let err = parse_text("ua~'('").unwrap_err();
         assert_eq!(err.span, Span::new(3, 6));
+    }
+
+    fn with_presets(toml: &str) -> Presets {
+        let mut p = Presets::builtin();
+        p.add_toml(toml, std::path::Path::new("p.toml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        p
+    }
+
+    #[test]
+    fn presets_expand_as_one_parenthesised_term() {
+        assert_eq!(parsed("@forbidden"), "code=");
+        assert_eq!(parsed("@anonymous ns=a"), "(and (or user= group=) ns=)");
+        assert_eq!(parsed("not @anonymous"), "(not (or user= group=))");
+        assert_eq!(
+            parsed("verb=a or @anonymous"),
+            "(or verb= (or user= group=))"
+        );
+        assert_eq!(parsed("@deletions @forbidden"), "(and verb= code=)");
+        assert_eq!(
+            parsed("@secrets-read and not user=system:*"),
+            "(and resource= verb= (not user=) (not user=))"
+        );
+    }
+
+    #[test]
+    fn presets_use_presets() {
+        let p = with_presets(
+            "[presets.team]\nquery = \"ns=team-a @deletions\"\n\
+             [presets.team-noisy]\nquery = \"@team or @forbidden\"\n",
+        );
+        let e = parse_text_with("@team-noisy user=x", &p).unwrap();
+        assert_eq!(shape(&e), "(and (or (and ns= verb=) code=) user=)");
+    }
+
+    #[test]
+    fn unknown_presets_point_at_the_name() {
+        let err = parse_text("verb=get @exc").unwrap_err();
+        assert_eq!(err.message, "unknown preset `@exc`");
+        assert_eq!(err.span, Span::new(9, 13));
+        assert!(err.hint.unwrap().contains("did you mean `@exec`?"));
+        let err = parse_text("@nothing-like-this").unwrap_err();
+        assert_eq!(
+            err.hint.as_deref(),
+            Some("auditq --presets lists every preset")
+        );
+    }
+
+    /// Preset files are checked when loaded, so these registries are built by hand.
+    fn unchecked(entries: &[(&str, &str)]) -> Presets {
+        let mut text = String::new();
+        for (name, query) in entries {
+            text.push_str(&format!("[presets.{name}]\nquery = '{query}'\n"));
+        }
+        let mut p = Presets::builtin();
+        let _ = p.add_toml(&text, std::path::Path::new("p.toml"));
+        p
+    }
+
+    #[test]
+    fn cycles_are_named() {
+        let p = unchecked(&[("a", "verb=get @b"), ("b", "ns=x or @a"), ("c", "@c")]);
+        let err = parse_text_with("user=x @a", &p).unwrap_err();
+        assert_eq!(err.message, "preset cycle: @a → @b → @a");
+        assert_eq!(err.span, Span::new(7, 9));
+        let err = parse_text_with("(@b)", &p).unwrap_err();
+        assert_eq!(err.message, "preset cycle: @b → @a → @b");
+        assert_eq!(err.span, Span::new(1, 3));
+        let err = parse_text_with("@c", &p).unwrap_err();
+        assert_eq!(err.message, "preset cycle: @c → @c");
+        let err = parse_preset("a", &p).unwrap_err();
+        assert_eq!(err.message, "preset cycle: @a → @b → @a");
+        assert_eq!(err.span, Span::new(9, 11), "points at @b in a's query");
+        // The same preset twice, not nested, is no cycle.
+        let p = unchecked(&[("d", "@forbidden or @forbidden")]);
+        assert_eq!(
+            shape(&parse_text_with("@d @d", &p).unwrap()),
+            "(and (or code= code=) (or code= code=))"
+        );
+    }
+
+    #[test]
+    fn mistakes_inside_presets_point_at_the_outer_name() {
+        let p = unchecked(&[("bad", "usr=x"), ("outer", "verb=get @bad")]);
+        let err = parse_text_with("ns=a @outer", &p).unwrap_err();
+        assert_eq!(
+            err.message,
+            "in preset @outer → @bad (`usr=x`): unknown field `usr`"
+        );
+        assert_eq!(err.span, Span::new(5, 11));
+        assert!(err.hint.unwrap().contains("did you mean `user`"));
+        let p = unchecked(&[("typo", "@exc")]);
+        let err = parse_text_with("@typo", &p).unwrap_err();
+        assert_eq!(
+            err.message,
+            "in preset @typo (`@exc`): unknown preset `@exc`"
+        );
+        assert_eq!(err.span, Span::new(0, 5));
     }
 }

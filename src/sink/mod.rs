@@ -7,11 +7,16 @@
 
 pub mod dedupe;
 mod sinks;
+pub mod summary;
 pub mod table;
+pub mod tally;
+pub mod timeline;
 
 pub use sinks::{
     Counter, Counters, Grouper, Match, Matched, Meta, Printer, Sink, Stage, Stats, Totals,
 };
+pub use summary::Summary;
+pub use timeline::{Bucket, Timeline, TimelineSpec};
 
 use crate::parse::Json;
 use crate::query::fields::{self, FieldRef, Value};
@@ -73,22 +78,28 @@ pub fn parse_field_list(list: &str) -> Result<Vec<FieldRef>, QueryError> {
 /// The text of a field in an event: scalars as they are, several values (arrays) joined
 /// with `,`, objects as compact JSON, missing as empty.
 pub fn field_text(event: Json<'_, '_>, field: &FieldRef) -> String {
-    let mut values: Vec<String> = Vec::new();
+    // One string, built in place (this runs for every key field of every match).
+    let mut out = String::new();
+    let mut first = true;
     field.any_value(event, &mut |value| {
-        values.push(match value {
-            Value::Text(text) => text.to_string(),
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        match value {
+            Value::Text(text) => out.push_str(text),
             Value::Json(leaf) => match leaf.scalar_text() {
-                Some(text) => text.into_owned(),
+                Some(text) => out.push_str(&text),
                 None => {
                     let mut json = Vec::new();
                     leaf.write_json(&mut json);
-                    String::from_utf8_lossy(&json).into_owned()
+                    out.push_str(&String::from_utf8_lossy(&json));
                 }
             },
-        });
+        }
         false
     });
-    values.join(",")
+    out
 }
 
 /// Formats events for one output format into a block buffer.

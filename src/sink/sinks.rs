@@ -1,5 +1,6 @@
 //! The [`Sink`] trait and its implementations: every way results leave auditq.
 
+use super::tally;
 use super::{EventWriter, Format};
 use crate::framing::Skip;
 use crate::query::fields::FieldRef;
@@ -261,20 +262,69 @@ impl<W: Write> Sink for Counter<W> {
     }
 }
 
-/// `--count-by`: matches per key, most frequent first, printed at the end.
+/// `--count-by`: matches per key, most frequent first, printed at the end (as a table,
+/// or one JSON document).
 pub struct Grouper<W: Write> {
     out: W,
+    names: Vec<String>,
     titles: Vec<String>,
     groups: HashMap<Vec<String>, u64>,
+    /// `--top`: only the largest groups.
+    top: Option<usize>,
+    json: bool,
 }
 
 impl<W: Write> Grouper<W> {
+    /// Every group, as a table.
     pub fn new(fields: &[FieldRef], out: W) -> Self {
+        Grouper::with_options(fields, None, false, out)
+    }
+
+    /// The `top` largest groups (all if `None`), as a table or (`json`) one JSON document.
+    pub fn with_options(fields: &[FieldRef], top: Option<usize>, json: bool, out: W) -> Self {
         Grouper {
             out,
+            names: fields.iter().map(|f| f.name.clone()).collect(),
             titles: fields.iter().map(|f| f.name.to_uppercase()).collect(),
             groups: HashMap::new(),
+            top,
+            json,
         }
+    }
+
+    /// `--count-by -o json`: `{"fields": [...], "events": N, "groups": N, "rows":
+    /// [{"values": [...], "count": N}], "others": {"values": N, "count": N}}`.
+    fn write_json(&mut self, rows: &[(Vec<String>, u64)], others: tally::Others) -> io::Result<()> {
+        #[derive(serde::Serialize)]
+        struct Doc<'a> {
+            fields: &'a [String],
+            events: u64,
+            groups: usize,
+            rows: Vec<Group>,
+            others: tally::Others,
+        }
+        #[derive(serde::Serialize)]
+        struct Group {
+            values: Vec<Option<String>>,
+            count: u64,
+        }
+        let doc = Doc {
+            fields: &self.names,
+            events: rows.iter().map(|r| r.1).sum::<u64>() + others.count,
+            groups: rows.len() + others.values,
+            rows: rows
+                .iter()
+                .map(|(key, count)| Group {
+                    values: key.iter().map(|k| tally::json_value(k)).collect(),
+                    count: *count,
+                })
+                .collect(),
+            others,
+        };
+        let mut text = serde_json::to_string_pretty(&doc).map_err(io::Error::other)?;
+        text.push('\n');
+        self.out.write_all(text.as_bytes())?;
+        self.out.flush()
     }
 }
 
@@ -294,21 +344,32 @@ impl<W: Write> Sink for Grouper<W> {
     }
 
     fn finish(&mut self, _: &Totals) -> io::Result<()> {
-        let mut rows: Vec<(Vec<String>, u64)> = self
+        // Sorted as shown (`<none>` for a missing value), the same for tables and JSON.
+        let mut rows: Vec<(Vec<String>, u64, Vec<String>)> = self
             .groups
             .drain()
             .map(|(key, n)| {
-                let cells = key.into_iter().map(|k| {
-                    if k.is_empty() {
-                        "<none>".to_string()
-                    } else {
-                        k
-                    }
-                });
-                (cells.collect(), n)
+                let shown = key.iter().map(|k| tally::shown(k)).collect();
+                (key, n, shown)
             })
             .collect();
-        rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.2.cmp(&b.2)));
+        let rest = rows.split_off(self.top.unwrap_or(usize::MAX).min(rows.len()));
+        let others = tally::Others {
+            values: rest.len(),
+            count: rest.iter().map(|r| r.1).sum(),
+        };
+        if self.json {
+            let raw: Vec<(Vec<String>, u64)> = rows.into_iter().map(|(k, n, _)| (k, n)).collect();
+            return self.write_json(&raw, others);
+        }
+        let mut rows: Vec<(Vec<String>, u64)> = rows.into_iter().map(|(_, n, s)| (s, n)).collect();
+        if others.values > 0 {
+            let s = if others.values == 1 { "" } else { "s" };
+            let mut label = vec![String::new(); self.titles.len()];
+            label[0] = format!("… {} other group{s}", others.values);
+            rows.push((label, others.count));
+        }
         let widths: Vec<usize> = (0..self.titles.len())
             .map(|i| {
                 rows.iter()
