@@ -56,7 +56,14 @@ fi
 cat "$arch"/*.gz > /dev/null   # warm the page cache
 
 selective='verb=delete resource=secrets'
-since=$(zcat "$(ls "$arch"/*.gz | tail -1)" | head -1 | python3 -c 'import sys,json; print(json.loads(sys.stdin.readline())["requestReceivedTimestamp"])')
+# The last tenth: everything after the ninth backup was rotated (the time in its name, plus
+# 1 ms), i.e. the requests received while the tenth file was written.
+since=$(ls "$arch"/*.gz | sed -n 9p | python3 -c '
+import sys, re
+m = re.search(r"(\d{4}-\d\d-\d\d)T(\d\d)-(\d\d)-(\d\d)\.(\d{3})", sys.stdin.read())
+d, H, M, S, ms = m.groups()
+ms = int(ms) + 1
+print(f"{d}T{H}:{M}:{S}.{ms:03d}Z" if ms < 1000 else f"{d}T{H}:{M}:{S}.999Z")')
 out=$(mktemp -d)
 hyperfine --style basic --warmup 1 --runs "$RUNS" --export-json "$out/a.json" \
   -n "auditq '$selective' DIR" "$AUDITQ '$selective' $arch > /dev/null" \
@@ -64,6 +71,12 @@ hyperfine --style basic --warmup 1 --runs "$RUNS" --export-json "$out/a.json" \
   -n "zcat DIR/*.gz | grep -F '\"verb\":\"delete\"'" "zcat $arch/*.gz | grep -F '\"verb\":\"delete\"' > /dev/null" \
   -n "auditq --since (last tenth) '$selective' DIR" "$AUDITQ --since $since '$selective' $arch > /dev/null" \
   -n "auditq -c DIR (every event)" "$AUDITQ -c $arch > /dev/null" >&2
+cat "$data" > /dev/null   # warm the page cache
+hyperfine --style basic --warmup 1 --runs "$RUNS" --export-json "$out/plain.json" \
+  -n "auditq '$selective' FILE (1 GiB plain)" "$AUDITQ '$selective' $data > /dev/null" \
+  -n "auditq --no-mmap '$selective' FILE" "$AUDITQ --no-mmap '$selective' $data > /dev/null" \
+  -n "wc -l FILE" "wc -l $data > /dev/null" \
+  -n "grep -cF '\"verb\":\"delete\"' FILE" "grep -cF '\"verb\":\"delete\"' $data > /dev/null" >&2
 hyperfine --style basic --warmup 0 --runs "$JQ_RUNS" --export-json "$out/jq.json" \
   -n "zcat DIR/*.gz | jq -c 'select(.verb==\"delete\" and …)'" \
   "zcat $arch/*.gz | jq -c 'select(.verb==\"delete\" and .objectRef.resource==\"secrets\")' > /dev/null" >&2
@@ -74,18 +87,19 @@ echo
 echo "| command | median s | min s | max s |"
 echo "|---|---:|---:|---:|"
 jq -r '.results[] | "| `\(.command)` | \(.median*1000|round/1000) | \(.min*1000|round/1000) | \(.max*1000|round/1000) |"' \
-  "$out/a.json" "$out/jq.json"
+  "$out/a.json" "$out/jq.json" "$out/plain.json"
 echo
-echo "--since $since (the last backup's first event):"
+echo "--since $since (the last tenth: after the ninth backup was rotated):"
 $AUDITQ -c --stats --since "$since" "$selective" "$arch" 2>&1 >/dev/null | grep -E 'bytes read|skipped by time'
+echo "same count as a full scan filtered the same way: $($AUDITQ -c --since "$since" "$selective" "$arch") = $($AUDITQ -c "$selective time>=$since" "$arch")"
 echo
 peak() { /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2 " KiB"}'; }
 echo "Peak memory (maximum resident set size):"
 echo "- selective, DIR:                $(peak $AUDITQ "$selective" "$arch")"
 echo "- --dedupe, every event, DIR:    $(peak $AUDITQ --dedupe "$arch")"
 half=$(mktemp -d)
-ln -s "$(realpath "$arch")"/audit-*.log.gz "$half"/ 2>/dev/null || true
 mkdir -p "$half/a" "$half/b"
 i=0; for f in "$arch"/*.gz; do if [ $((i % 2)) -eq 0 ]; then ln -sf "$(realpath "$f")" "$half/a/"; else ln -sf "$(realpath "$f")" "$half/b/"; fi; i=$((i+1)); done
 echo "- --merge of two halves, every event: $(peak $AUDITQ --merge "$half/a" "$half/b")"
+echo "- --merge --dedupe of two halves:     $(peak $AUDITQ --merge --dedupe "$half/a" "$half/b")"
 rm -rf "$out" "$half"

@@ -55,6 +55,12 @@ pub enum Note {
     NotAuditLog(PathBuf),
     /// A subdirectory, without `-r`.
     Subdirectory(PathBuf),
+    /// A directory argument in which no audit log was found (said even without `-v`):
+    /// `subdirectories` of it were not read because `-r` was not given.
+    NothingIn {
+        path: PathBuf,
+        subdirectories: usize,
+    },
     /// A backup rotated before the time bound: `bytes` not read.
     BeforeTime { path: PathBuf, bytes: u64 },
     /// Read from `offset` on: what comes before was written before the time bound.
@@ -88,19 +94,29 @@ pub fn plan(inputs: &[Input], options: &ArchiveOptions) -> io::Result<Planned> {
             }
         };
         if path.is_dir() {
+            let mut subdirectories = 0;
             if !options.recursive {
                 for entry in std::fs::read_dir(path)?.flatten() {
                     if entry.path().is_dir() {
                         planned.notes.push(Note::Subdirectory(entry.path()));
+                        subdirectories += 1;
                     }
                 }
             }
+            let mut found = false;
             for set in archive::scan_dir(path, options.recursive)? {
                 let set = keep_audit_logs(set, options, &mut planned.notes);
                 if !set.files.is_empty() {
                     plan_set(&set, stream, options, &mut planned);
                     stream += 1;
+                    found = true;
                 }
+            }
+            if !found {
+                planned.notes.push(Note::NothingIn {
+                    path: path.clone(),
+                    subdirectories,
+                });
             }
         } else {
             let set = archive::set_of_file(path, options.backups);

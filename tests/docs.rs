@@ -1,4 +1,4 @@
-//! Runs every example in docs/query.md: in ```console blocks, a `$ auditq …` line is a
+//! Runs every example in the docs pages: in ```console blocks, a `$ auditq …` line is a
 //! command, an optional `? N` line its exit code (default 0), and the lines up to the next
 //! command its exact output (stdout, then stderr).
 
@@ -84,17 +84,23 @@ fn shell_words(text: &str) -> Vec<String> {
     words
 }
 
-#[test]
-fn query_md_examples_produce_their_documented_output() {
+/// Runs the examples of `docs/<page>` and checks each one's output and exit code.
+fn check_page(page: &str, at_least: usize) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let markdown = std::fs::read_to_string(root.join("docs/query.md")).unwrap();
+    let markdown = std::fs::read_to_string(root.join("docs").join(page)).unwrap();
     let examples = examples(&markdown);
-    assert!(examples.len() >= 20, "docs/query.md lost its examples");
+    assert!(
+        examples.len() >= at_least,
+        "docs/{page} lost its examples ({} left)",
+        examples.len()
+    );
     for example in examples {
         let output = Command::new(env!("CARGO_BIN_EXE_auditq"))
             .args(&example.args)
             .current_dir(root)
             .env_remove("NO_COLOR")
+            .env_remove("AUDITQ_PRESETS")
+            .env("XDG_CONFIG_HOME", root.join("testdata/no-config"))
             .output()
             .unwrap();
         let got = format!(
@@ -104,16 +110,26 @@ fn query_md_examples_produce_their_documented_output() {
         );
         assert_eq!(
             got, example.expected,
-            "docs/query.md:{}: auditq {:?} printed something else",
+            "docs/{page}:{}: auditq {:?} printed something else",
             example.line, example.args
         );
         assert_eq!(
             output.status.code(),
             Some(example.code),
-            "docs/query.md:{}: exit code",
+            "docs/{page}:{}: exit code",
             example.line
         );
     }
+}
+
+#[test]
+fn query_md_examples_produce_their_documented_output() {
+    check_page("query.md", 20);
+}
+
+#[test]
+fn forensics_md_examples_produce_their_documented_output() {
+    check_page("forensics.md", 15);
 }
 
 #[test]

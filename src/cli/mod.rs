@@ -214,8 +214,26 @@ fn run_search(config: &Config) -> Result<i32, Error> {
     })
 }
 
-/// What was left unread, said once: with `-v` every file, with `--stats` a count.
+/// What was left unread, said once: with `-v` every file, with `--stats` a count; a
+/// directory with no audit log in it always (never a silent zero).
 fn report_notes(config: &Config, planned: &archive::Planned, err: &mut dyn Write) {
+    for note in &planned.notes {
+        if let Note::NothingIn {
+            path,
+            subdirectories,
+        } = note
+        {
+            let text = match subdirectories {
+                0 => format!("{}: no audit log in this directory", path.display()),
+                n => format!(
+                    "{}: no audit log in this directory; {n} subdirector{} not read (use -r to read them)",
+                    path.display(),
+                    if *n == 1 { "y" } else { "ies" }
+                ),
+            };
+            let _ = writeln!(err, "{}", report::warning_line(&text));
+        }
+    }
     let not_audit = planned
         .notes
         .iter()
@@ -230,6 +248,7 @@ fn report_notes(config: &Config, planned: &archive::Planned, err: &mut dyn Write
                         path.display()
                     )
                 }
+                Note::NothingIn { .. } => continue,
                 Note::Subdirectory(path) => {
                     format!(
                         "{}: a subdirectory; skipped (use -r to read it)",
