@@ -24,7 +24,7 @@ pub fn check(policy: &Policy) -> Vec<Finding> {
     shadowed(policy, &mut out);
     sensitive(policy, &mut out);
     for (i, rule) in policy.rules.iter().enumerate() {
-        volume(rule, i, &mut out);
+        volume(rule, i, &policy.rules[..i], &mut out);
         names(rule, &mut out);
     }
     if !policy.omit_stages.contains(Stage::RequestReceived)
@@ -146,18 +146,23 @@ fn group_covers(a: &GroupResources, b: &GroupResources) -> bool {
 
 /// Secrets, configmaps, token reviews and service account tokens at Request or above.
 fn sensitive(policy: &Policy, out: &mut Vec<Finding>) {
-    const SENSITIVE: &[(&str, &str, &str, &str)] = &[
-        ("", "secrets", "", "secret values (in create, update and patch bodies)"),
-        ("", "configmaps", "", "configmap contents, where credentials often end up"),
+    // (group, resource, subresource, what leaks, verbs whose request body holds it
+    // (logged from Request on), whether responses hold it (logged at RequestResponse)).
+    const WRITES: &[&str] = &["create", "update", "patch"];
+    const SENSITIVE: &[(&str, &str, &str, &str, &[&str], bool)] = &[
+        ("", "secrets", "", "secret values", WRITES, true),
+        ("", "configmaps", "", "configmap contents, where credentials often end up", WRITES, true),
         (
             "authentication.k8s.io",
             "tokenreviews",
             "",
             "the bearer token under review, in every TokenReview",
+            &["create"],
+            true,
         ),
-        ("", "serviceaccounts", "token", "service account tokens being requested and issued"),
+        ("", "serviceaccounts", "token", "the service account tokens issued", &[], true),
     ];
-    for (group, resource, sub, what) in SENSITIVE {
+    for (group, resource, sub, what, body_verbs, in_response) in SENSITIVE {
         let attrs = Attributes {
             user: Some(String::new()),
             resource_request: true,
@@ -188,7 +193,12 @@ fn sensitive(policy: &Policy, out: &mut Vec<Finding>) {
             } else {
                 format!("{resource}/{sub}")
             };
-            if rule.level >= Level::Request {
+            let verbs_hit = |verbs: &[&str]| {
+                rule.verbs.is_empty() || rule.verbs.iter().any(|v| verbs.contains(&v.as_str()))
+            };
+            let leaks = (rule.level >= Level::Request && !body_verbs.is_empty() && verbs_hit(body_verbs))
+                || (rule.level == Level::RequestResponse && *in_response);
+            if leaks {
                 out.push(warn(
                     rule.key_pos("level"),
                     format!(
@@ -222,11 +232,17 @@ fn broad(rule: &Rule) -> bool {
             .any(|g| g.resources.is_empty() || g.resources.iter().any(|r| r == "*"))
 }
 
-fn volume(rule: &Rule, i: usize, out: &mut Vec<Finding>) {
+fn volume(rule: &Rule, i: usize, earlier: &[Rule], out: &mut Vec<Finding>) {
     if !broad(rule) {
         return;
     }
-    let lists = rule.verbs.is_empty() || rule.verbs.iter().any(|v| v == "list" || v == "watch");
+    // Lists and watches reach this rule (no earlier rule takes them all).
+    let as_lists = Rule {
+        verbs: vec!["list".into(), "watch".into()],
+        ..rule.clone()
+    };
+    let lists = (rule.verbs.is_empty() || rule.verbs.iter().any(|v| v == "list" || v == "watch"))
+        && !earlier.iter().any(|e| covers(e, &as_lists));
     if rule.level == Level::RequestResponse {
         out.push(warn(
             rule.key_pos("level"),
