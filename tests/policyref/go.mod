@@ -2,7 +2,10 @@ module auditq/policyref
 
 go 1.26.0
 
-require k8s.io/apiserver v0.37.2
+require (
+	k8s.io/apiserver v0.37.2
+	k8s.io/klog/v2 v2.140.0
+)
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
@@ -31,7 +34,6 @@ require (
 	k8s.io/api v0.37.2 // indirect
 	k8s.io/apimachinery v0.37.2 // indirect
 	k8s.io/component-base v0.37.2 // indirect
-	k8s.io/klog/v2 v2.140.0 // indirect
 	k8s.io/kube-openapi v0.0.0-20260721132016-d427ff9ee9ad // indirect
 	k8s.io/utils v0.0.0-20260626114624-be93311217bd // indirect
 	sigs.k8s.io/json v0.0.0-20250730193827-2d320260d730 // indirect
