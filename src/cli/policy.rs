@@ -523,6 +523,20 @@ fn trimmed(text: &[u8], decision: &Decision) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The event as this policy would write it: the line as it is when the level is the
+/// same and nothing is trimmed, else re-written by [`trimmed`].
+fn written<'t>(
+    text: &'t [u8],
+    decision: &Decision,
+    original: Option<Level>,
+) -> std::borrow::Cow<'t, [u8]> {
+    let text = text.trim_ascii();
+    if original == Some(decision.level) && !decision.omit_managed_fields {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    trimmed(text, decision).map_or(std::borrow::Cow::Borrowed(text), std::borrow::Cow::Owned)
+}
+
 struct EvalSink<'w> {
     out: Box<dyn Write + 'w>,
     keep: bool,
@@ -544,12 +558,10 @@ impl EvalSink<'_> {
         let logged = decision.level > Level::None
             && !stage.is_some_and(|s| decision.omit_stages.contains(s));
         let original = Level::parse(key.get(10).map(String::as_str).unwrap_or(""));
-        let bytes = if !logged {
-            0
-        } else if original.is_some_and(|o| o > decision.level) || decision.omit_managed_fields {
-            trimmed(text, &decision).map(|t| t.len() as u64 + 1).unwrap_or(text.len() as u64)
+        let bytes = if logged {
+            written(text, &decision, original).len() as u64 + 1
         } else {
-            text.trim_ascii_end().len() as u64 + 1
+            0
         };
         Outcome {
             decision,
@@ -590,10 +602,8 @@ impl Sink for EvalSink<'_> {
             let o = &outcomes[0];
             if o.logged {
                 self.buffer.clear();
-                match trimmed(event.text, &o.decision) {
-                    Some(t) => self.buffer.extend_from_slice(&t),
-                    None => self.buffer.extend_from_slice(event.text.trim_ascii_end()),
-                }
+                self.buffer
+                    .extend_from_slice(&written(event.text, &o.decision, original));
                 self.buffer.push(b'\n');
                 self.out.write_all(&self.buffer)?;
             }
