@@ -14,11 +14,17 @@ use std::process::{Command, Stdio};
 
 fn go() -> PathBuf {
     for candidate in ["go", "/usr/local/go/bin/go"] {
-        if Command::new(candidate).arg("version").output().is_ok_and(|o| o.status.success()) {
+        if Command::new(candidate)
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
             return PathBuf::from(candidate);
         }
     }
-    panic!("Go is needed for the reference tests (tests/policyref); install it (the test command builds the harness)");
+    panic!(
+        "Go is needed for the reference tests (tests/policyref); install it (the test command builds the harness)"
+    );
 }
 
 /// Builds the harness once per target directory (Go caches the build itself too).
@@ -63,21 +69,61 @@ impl Gen {
     }
 }
 
-const USERS: &[&str] = &["alice", "bob", "system:kube-proxy", "system:serviceaccount:kube-system:x"];
-const GROUPS: &[&str] = &["system:authenticated", "system:nodes", "devs", "system:serviceaccounts"];
-const VERBS: &[&str] = &["get", "list", "watch", "create", "update", "patch", "delete"];
+const USERS: &[&str] = &[
+    "alice",
+    "bob",
+    "system:kube-proxy",
+    "system:serviceaccount:kube-system:x",
+];
+const GROUPS: &[&str] = &[
+    "system:authenticated",
+    "system:nodes",
+    "devs",
+    "system:serviceaccounts",
+];
+const VERBS: &[&str] = &[
+    "get", "list", "watch", "create", "update", "patch", "delete",
+];
 const API_GROUPS: &[&str] = &["", "apps", "rbac.authorization.k8s.io", "batch"];
 const RESOURCES: &[&str] = &["pods", "secrets", "deployments", "configmaps", "nodes"];
 const SUBRESOURCES: &[&str] = &["", "", "log", "status", "exec"];
 const NAMESPACES: &[&str] = &["", "default", "kube-system", "prod"];
 const NAMES: &[&str] = &["", "a", "b", "controller-leader"];
-const PATHS: &[&str] = &["/healthz", "/healthz/etcd", "/version", "/metrics", "/api", "/apis/apps"];
-const RULE_RESOURCES: &[&str] = &[
-    "pods", "pods/log", "pods/*", "*/status", "*", "secrets", "deployments", "deployments/status",
-    "configmaps", "nodes", "*/exec",
+const PATHS: &[&str] = &[
+    "/healthz",
+    "/healthz/etcd",
+    "/version",
+    "/metrics",
+    "/api",
+    "/apis/apps",
 ];
-const URL_SPECS: &[&str] = &["/healthz*", "/version", "*", "/api*", "/metrics", "/healthz"];
-const STAGES: &[&str] = &["RequestReceived", "ResponseStarted", "ResponseComplete", "Panic"];
+const RULE_RESOURCES: &[&str] = &[
+    "pods",
+    "pods/log",
+    "pods/*",
+    "*/status",
+    "*",
+    "secrets",
+    "deployments",
+    "deployments/status",
+    "configmaps",
+    "nodes",
+    "*/exec",
+];
+const URL_SPECS: &[&str] = &[
+    "/healthz*",
+    "/version",
+    "*",
+    "/api*",
+    "/metrics",
+    "/healthz",
+];
+const STAGES: &[&str] = &[
+    "RequestReceived",
+    "ResponseStarted",
+    "ResponseComplete",
+    "Panic",
+];
 const LEVELS: &[&str] = &["None", "Metadata", "Request", "RequestResponse"];
 
 fn quoted(items: &[&str]) -> String {
@@ -88,7 +134,11 @@ fn quoted(items: &[&str]) -> String {
 /// A policy, mostly valid, sometimes broken in one of the ways people break them.
 fn policy_text(g: &mut Gen) -> String {
     let mut t = String::new();
-    let version = if g.chance(2) { "audit.k8s.io/v1beta1" } else { "audit.k8s.io/v1" };
+    let version = if g.chance(2) {
+        "audit.k8s.io/v1beta1"
+    } else {
+        "audit.k8s.io/v1"
+    };
     t.push_str(&format!("apiVersion: {version}\nkind: Policy\n"));
     if g.chance(30) {
         t.push_str(&format!("omitStages: {}\n", quoted(&g.some(STAGES, 2))));
@@ -102,7 +152,11 @@ fn policy_text(g: &mut Gen) -> String {
     }
     t.push_str("rules:\n");
     for _ in 0..1 + g.below(5) {
-        let level = if g.chance(3) { "Metadta" } else { g.pick(LEVELS) };
+        let level = if g.chance(3) {
+            "Metadta"
+        } else {
+            g.pick(LEVELS)
+        };
         t.push_str(&format!("- level: {level}\n"));
         if g.chance(25) {
             t.push_str(&format!("  users: {}\n", quoted(&g.some(USERS, 2))));
@@ -138,15 +192,24 @@ fn policy_text(g: &mut Gen) -> String {
                 t.push_str(&format!("  - group: \"{group}\"\n"));
                 let has_resources = g.chance(80);
                 if has_resources {
-                    t.push_str(&format!("    resources: {}\n", quoted(&g.some(RULE_RESOURCES, 3))));
+                    t.push_str(&format!(
+                        "    resources: {}\n",
+                        quoted(&g.some(RULE_RESOURCES, 3))
+                    ));
                 }
                 if g.chance(15) {
-                    t.push_str(&format!("    resourceNames: {}\n", quoted(&g.some(&["a", "controller-leader"], 1))));
+                    t.push_str(&format!(
+                        "    resourceNames: {}\n",
+                        quoted(&g.some(&["a", "controller-leader"], 1))
+                    ));
                 }
             }
         }
         if (!urls || g.chance(5)) && g.chance(25) {
-            t.push_str(&format!("  namespaces: {}\n", quoted(&g.some(NAMESPACES, 2))));
+            t.push_str(&format!(
+                "  namespaces: {}\n",
+                quoted(&g.some(NAMESPACES, 2))
+            ));
         }
         if g.chance(25) {
             let mut stages = g.some(STAGES, 2);
@@ -169,14 +232,36 @@ fn request(g: &mut Gen) -> Attributes {
     let resource_request = g.chance(75);
     Attributes {
         user: (!g.chance(3)).then(|| g.pick(USERS).to_string()),
-        groups: (0..g.below(3)).map(|_| g.pick(GROUPS).to_string()).collect(),
+        groups: (0..g.below(3))
+            .map(|_| g.pick(GROUPS).to_string())
+            .collect(),
         verb: g.pick(VERBS).to_string(),
         resource_request,
-        api_group: if resource_request { g.pick(API_GROUPS).into() } else { String::new() },
-        resource: if resource_request { g.pick(RESOURCES).into() } else { String::new() },
-        subresource: if resource_request { g.pick(SUBRESOURCES).into() } else { String::new() },
-        namespace: if resource_request { g.pick(NAMESPACES).into() } else { String::new() },
-        name: if resource_request { g.pick(NAMES).into() } else { String::new() },
+        api_group: if resource_request {
+            g.pick(API_GROUPS).into()
+        } else {
+            String::new()
+        },
+        resource: if resource_request {
+            g.pick(RESOURCES).into()
+        } else {
+            String::new()
+        },
+        subresource: if resource_request {
+            g.pick(SUBRESOURCES).into()
+        } else {
+            String::new()
+        },
+        namespace: if resource_request {
+            g.pick(NAMESPACES).into()
+        } else {
+            String::new()
+        },
+        name: if resource_request {
+            g.pick(NAMES).into()
+        } else {
+            String::new()
+        },
         path: g.pick(PATHS).into(),
     }
 }
@@ -250,7 +335,10 @@ fn levels_stages_and_refusals_equal_the_apiservers() {
         }
     }
     // The generator must exercise both sides.
-    assert!(refused > cases / 20 && compared > cases * 10, "refused {refused}, compared {compared}");
+    assert!(
+        refused > cases / 20 && compared > cases * 10,
+        "refused {refused}, compared {compared}"
+    );
     eprintln!("{cases} policies: {refused} refused by both, {compared} requests compared");
 }
 
@@ -274,7 +362,12 @@ fn lint_findings_carry_the_apiservers_error_text() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     for (p, line) in policies.iter().zip(text.lines()) {
@@ -284,6 +377,10 @@ fn lint_findings_carry_the_apiservers_error_text() {
         let f = ours.findings.iter().find(|f| f.refused).unwrap();
         // Our message is the apiserver's field error ("rules[0].level: Unsupported value: …").
         let core = f.message.split(": ").take(2).collect::<Vec<_>>().join(": ");
-        assert!(theirs.contains(&core), "apiserver: {theirs}\nauditq: {}", f.message);
+        assert!(
+            theirs.contains(&core),
+            "apiserver: {theirs}\nauditq: {}",
+            f.message
+        );
     }
 }

@@ -107,7 +107,11 @@ pub fn main(argv: &[std::ffi::OsString]) -> i32 {
         Ok(a) => a,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { EXIT_ERROR } else { EXIT_MATCH };
+            return if e.use_stderr() {
+                EXIT_ERROR
+            } else {
+                EXIT_MATCH
+            };
         }
     };
     match run(args.command) {
@@ -191,7 +195,10 @@ fn load_for_use(path: &Path) -> Result<(PathBuf, Policy), Error> {
                     f.pos.col,
                     f.message
                 ),
-                None => format!("{}: kube-apiserver would refuse this policy", path.display()),
+                None => format!(
+                    "{}: kube-apiserver would refuse this policy",
+                    path.display()
+                ),
             }))
         }
     }
@@ -225,14 +232,18 @@ fn lint(files: &[PathBuf], deny_warnings: bool, output: LintFormat) -> Result<i3
             LintFormat::Json => json.push(serde_json::json!({
                 "file": file.display().to_string(),
                 "loads": loaded.policy.is_some(),
-                "findings": loaded.findings.iter().map(|f| finding_json(f)).collect::<Vec<_>>(),
+                "findings": loaded.findings.iter().map(finding_json).collect::<Vec<_>>(),
             })),
         }
     }
     if output == LintFormat::Json {
         let doc = serde_json::json!({ "files": json });
-        writeln!(out, "{}", serde_json::to_string_pretty(&doc).unwrap_or_default())
-            .map_err(Error::Output)?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        )
+        .map_err(Error::Output)?;
     }
     out.flush().map_err(Error::Output)?;
     Ok(match worst {
@@ -275,7 +286,11 @@ fn write_findings(out: &mut dyn Write, file: &Path, loaded: &policy::Loaded) -> 
             writeln!(out, "    fix: {}", f.fix)?;
         }
     }
-    let errors = loaded.findings.iter().filter(|f| f.severity == Severity::Error).count();
+    let errors = loaded
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
     let warnings = loaded.findings.len() - errors;
     let verdict = if loaded.policy.is_none() {
         "kube-apiserver would refuse to load it and exit"
@@ -320,7 +335,11 @@ pub fn parse_request(text: &str) -> Result<Attributes, String> {
             "name" => a.name = value,
             "user" => a.user = Some(value),
             "groups" | "usergroups" => {
-                a.groups = value.split(',').filter(|g| !g.is_empty()).map(String::from).collect()
+                a.groups = value
+                    .split(',')
+                    .filter(|g| !g.is_empty())
+                    .map(String::from)
+                    .collect()
             }
             "path" | "uri" => path = Some(value),
             other => {
@@ -354,7 +373,11 @@ fn explain(path: &Path, request: &str) -> Result<i32, Error> {
             break;
         }
         let why = policy::matcher::mismatch(rule, &attrs).unwrap_or_default();
-        out.push_str(&format!("  rule {} (line {}): no: {why}\n", i + 1, rule.pos.line));
+        out.push_str(&format!(
+            "  rule {} (line {}): no: {why}\n",
+            i + 1,
+            rule.pos.line
+        ));
     }
     let stages = if d.omit_stages.is_empty() {
         "none".to_string()
@@ -367,14 +390,20 @@ fn explain(path: &Path, request: &str) -> Result<i32, Error> {
             i + 1,
             p.rules[i].pos.line,
             d.level,
-            if d.omit_managed_fields { ", managedFields omitted" } else { "" }
+            if d.omit_managed_fields {
+                ", managedFields omitted"
+            } else {
+                ""
+            }
         )),
         None => out.push_str(&format!(
             "no rule matches: level None (not logged), omitted stages: {stages}\n"
         )),
     }
     let mut o = io::stdout().lock();
-    o.write_all(out.as_bytes()).and_then(|()| o.flush()).map_err(Error::Output)?;
+    o.write_all(out.as_bytes())
+        .and_then(|()| o.flush())
+        .map_err(Error::Output)?;
     Ok(EXIT_MATCH)
 }
 
@@ -399,7 +428,11 @@ fn attributes(key: &[String]) -> Attributes {
     let uri = get(8);
     Attributes {
         user: Some(get(0)),
-        groups: get(1).split(',').filter(|g| !g.is_empty()).map(String::from).collect(),
+        groups: get(1)
+            .split(',')
+            .filter(|g| !g.is_empty())
+            .map(String::from)
+            .collect(),
         verb,
         resource_request: !resource.is_empty(),
         api_group: get(3),
@@ -462,9 +495,14 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Top<'a> {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut m: M) -> Result<Top<'a>, M::Error> {
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut m: M,
+            ) -> Result<Top<'a>, M::Error> {
                 let mut out = Vec::new();
-                while let Some((k, v)) = m.next_entry::<std::borrow::Cow<'de, str>, &'de RawValue>()? {
+                while let Some((k, v)) =
+                    m.next_entry::<std::borrow::Cow<'de, str>, &'de RawValue>()?
+                {
                     out.push((k, v));
                 }
                 Ok(Top(out))
@@ -575,7 +613,11 @@ impl Sink for EvalSink<'_> {
     fn event(&mut self, event: &Matched<'_>) -> io::Result<()> {
         self.input.events += 1;
         self.input.bytes += event.text.trim_ascii_end().len() as u64 + 1;
-        if let Some(t) = event.key.get(11).and_then(|t| crate::timefmt::parse_timestamp(t)) {
+        if let Some(t) = event
+            .key
+            .get(11)
+            .and_then(|t| crate::timefmt::parse_timestamp(t))
+        {
             let t = t as i64;
             self.first_time = Some(self.first_time.map_or(t, |f| f.min(t)));
             self.last_time = Some(self.last_time.map_or(t, |l| l.max(t)));
@@ -634,7 +676,11 @@ impl Sink for EvalSink<'_> {
 
     fn finish(&mut self, _: &Totals) -> io::Result<()> {
         if !self.keep {
-            let text = if self.json { self.json_report() } else { self.report() };
+            let text = if self.json {
+                self.json_report()
+            } else {
+                self.report()
+            };
             self.out.write_all(text.as_bytes())?;
         }
         self.out.flush()
@@ -674,7 +720,11 @@ impl EvalSink<'_> {
             ));
             for (i, t) in s.rules.iter().enumerate() {
                 let (name, line, level) = match s.policy.rules.get(i) {
-                    Some(r) => ((i + 1).to_string(), r.pos.line.to_string(), r.level.as_str()),
+                    Some(r) => (
+                        (i + 1).to_string(),
+                        r.pos.line.to_string(),
+                        r.level.as_str(),
+                    ),
                     None => ("none".into(), "-".into(), "None"),
                 };
                 let share = if s.logged.bytes > 0 {
@@ -700,7 +750,8 @@ impl EvalSink<'_> {
                 s.logged.bytes,
                 self.input.bytes,
                 match self.days() {
-                    Some(d) if d >= 1.0 / 24.0 => format!(", {}/day", human(s.logged.bytes as f64 / d)),
+                    Some(d) if d >= 1.0 / 24.0 =>
+                        format!(", {}/day", human(s.logged.bytes as f64 / d)),
                     _ => String::new(),
                 }
             ));
@@ -720,7 +771,11 @@ impl EvalSink<'_> {
         }
         if let [a, b] = self.stats.as_slice() {
             let mut rows: Vec<(&String, &[u64; 3])> = self.differ.iter().collect();
-            rows.sort_by(|x, y| (y.1[0] + y.1[1] + y.1[2]).cmp(&(x.1[0] + x.1[1] + x.1[2])).then(x.0.cmp(y.0)));
+            rows.sort_by(|x, y| {
+                (y.1[0] + y.1[1] + y.1[2])
+                    .cmp(&(x.1[0] + x.1[1] + x.1[2]))
+                    .then(x.0.cmp(y.0))
+            });
             o.push_str(&format!(
                 "diff: {} logs {} events the other does not, {} logs {}; {} events are logged by both at different levels\n",
                 a.path.display(),
@@ -730,9 +785,15 @@ impl EvalSink<'_> {
                 rows.iter().map(|r| r.1[2]).sum::<u64>()
             ));
             if !rows.is_empty() {
-                o.push_str(&format!("{:<48} {:>10} {:>10} {:>10}\n", "request", "first only", "other only", "level"));
+                o.push_str(&format!(
+                    "{:<48} {:>10} {:>10} {:>10}\n",
+                    "request", "first only", "other only", "level"
+                ));
                 for (what, c) in rows.iter().take(15) {
-                    o.push_str(&format!("{what:<48} {:>10} {:>10} {:>10}\n", c[0], c[1], c[2]));
+                    o.push_str(&format!(
+                        "{what:<48} {:>10} {:>10} {:>10}\n",
+                        c[0], c[1], c[2]
+                    ));
                 }
             }
             o.push('\n');
@@ -768,7 +829,10 @@ impl EvalSink<'_> {
             "inputBytes": self.input.bytes,
             "policies": policies,
         });
-        format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default())
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        )
     }
 }
 
@@ -849,7 +913,10 @@ mod tests {
     #[test]
     fn requests_parse() {
         let a = parse_request("verb=get resource=pods/log ns=prod user=alice groups=a,b").unwrap();
-        assert_eq!((a.resource.as_str(), a.subresource.as_str()), ("pods", "log"));
+        assert_eq!(
+            (a.resource.as_str(), a.subresource.as_str()),
+            ("pods", "log")
+        );
         assert!(a.resource_request);
         assert_eq!(a.groups, ["a", "b"]);
         let a = parse_request("verb=get path=/healthz").unwrap();
@@ -867,7 +934,10 @@ mod tests {
             omit_stages: Default::default(),
             omit_managed_fields: false,
         };
-        assert_eq!(trimmed(line, &d).unwrap(), br#"{"kind":"Event","level":"Metadata","verb":"create"}"#);
+        assert_eq!(
+            trimmed(line, &d).unwrap(),
+            br#"{"kind":"Event","level":"Metadata","verb":"create"}"#
+        );
         d.level = Level::Request;
         d.omit_managed_fields = true;
         assert_eq!(

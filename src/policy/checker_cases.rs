@@ -10,7 +10,11 @@ fn attrs(name: &str) -> Attributes {
     let tim = |a: Attributes| Attributes {
         user: Some("tim@k8s.io".into()),
         groups: vec!["humans".into(), "developers".into()],
-        verb: if a.verb.is_empty() { "get".into() } else { a.verb },
+        verb: if a.verb.is_empty() {
+            "get".into()
+        } else {
+            a.verb
+        },
         ..a
     };
     match name {
@@ -74,9 +78,18 @@ fn rule(name: &str) -> Rule {
     let r = |level| Rule::catch_all(level);
     match name {
         "default" => r(Level::Metadata),
-        "create" => Rule { verbs: strings(&["create"]), ..r(Level::Request) },
-        "tims" => Rule { users: strings(&["tim@k8s.io"]), ..r(Level::Metadata) },
-        "humans" => Rule { user_groups: strings(&["humans"]), ..r(Level::Metadata) },
+        "create" => Rule {
+            verbs: strings(&["create"]),
+            ..r(Level::Request)
+        },
+        "tims" => Rule {
+            users: strings(&["tim@k8s.io"]),
+            ..r(Level::Metadata)
+        },
+        "humans" => Rule {
+            user_groups: strings(&["humans"]),
+            ..r(Level::Metadata)
+        },
         "serviceAccounts" => Rule {
             user_groups: strings(&["system:serviceaccounts"]),
             ..r(Level::Request)
@@ -128,7 +141,11 @@ fn rule(name: &str) -> Rule {
             ..r(Level::Request)
         },
         "clusterRoleEdit" => Rule {
-            resources: vec![gr("rbac.authorization.k8s.io", &["clusterroles"], &["edit"])],
+            resources: vec![gr(
+                "rbac.authorization.k8s.io",
+                &["clusterroles"],
+                &["edit"],
+            )],
             ..r(Level::Request)
         },
         "omit RequestReceived" => Rule {
@@ -136,9 +153,13 @@ fn rule(name: &str) -> Rule {
             ..r(Level::Request)
         },
         "only audit panic" => Rule {
-            omit_stages: [Stage::RequestReceived, Stage::ResponseStarted, Stage::ResponseComplete]
-                .into_iter()
-                .collect(),
+            omit_stages: [
+                Stage::RequestReceived,
+                Stage::ResponseStarted,
+                Stage::ResponseComplete,
+            ]
+            .into_iter()
+            .collect(),
             ..r(Level::Request)
         },
         other => panic!("no rule {other}"),
@@ -167,7 +188,11 @@ const LEVELS: &[(&str, Level, &[&str])] = &[
     ("namespaced", N, &["getClusterRoles"]),
     ("namespaced", N, &["getLogs"]),
     ("namespaced", N, &["getMetrics"]),
-    ("namespaced", M, &["getMetrics", "serviceAccounts", "default"]),
+    (
+        "namespaced",
+        M,
+        &["getMetrics", "serviceAccounts", "default"],
+    ),
     ("namespaced", RR, &["getMetrics", "getPods", "default"]),
     ("namespaced", RR, &["getPodLogs", "getPods"]),
     ("cluster", M, &["default"]),
@@ -192,8 +217,16 @@ const LEVELS: &[(&str, Level, &[&str])] = &[
     ("nonResource", N, &["getClusterRoles"]),
     ("nonResource", RR, &["getLogs"]),
     ("nonResource", N, &["getMetrics"]),
-    ("nonResource", M, &["getMetrics", "serviceAccounts", "default"]),
-    ("nonResource", RR, &["getLogs", "getClusterRoles", "default"]),
+    (
+        "nonResource",
+        M,
+        &["getMetrics", "serviceAccounts", "default"],
+    ),
+    (
+        "nonResource",
+        RR,
+        &["getLogs", "getClusterRoles", "default"],
+    ),
     ("nonResource", N, &["getPodLogs", "getPods"]),
     ("subresource", R, &["getPodLogs", "getPods"]),
     ("subresource", R, &["getPodWildcardMatching"]),
@@ -203,7 +236,11 @@ const LEVELS: &[(&str, Level, &[&str])] = &[
     ("Unauthorized", M, &["tims", "default"]),
     ("Unauthorized", N, &["humans"]),
     ("Unauthorized", M, &["humans", "default"]),
-    ("ClusterRoleUpdate", RR, &["getGroupWildCardMatchingWithSubresourceWildcardMatching"]),
+    (
+        "ClusterRoleUpdate",
+        RR,
+        &["getGroupWildCardMatchingWithSubresourceWildcardMatching"],
+    ),
 ];
 
 fn stages(list: &[Stage]) -> Stages {
@@ -217,7 +254,10 @@ fn test_audit_level_without_and_with_policy_stages() {
         for (req, level, rules) in LEVELS {
             let d = evaluate(&policy(policy_stages, rules), &attrs(req));
             assert_eq!(d.level, *level, "request {req} rules {rules:?}");
-            assert_eq!(d.omit_stages, policy_stages, "request {req} rules {rules:?}");
+            assert_eq!(
+                d.omit_stages, policy_stages,
+                "request {req} rules {rules:?}"
+            );
         }
     }
 }
@@ -230,22 +270,98 @@ fn test_checker_omit_stages() {
     let wide = stages(&[RequestReceived, ResponseStarted]);
     // (request, policy stages, expected level, expected stages, rules)
     let cases: Vec<(&str, Stages, Level, Stages, &[&str])> = vec![
-        ("namespaced", Stages::default(), R, rr, &["omit RequestReceived", "getPods", "default"]),
-        ("namespaced", Stages::default(), R, panic_only, &["only audit panic", "getPods", "default"]),
-        ("cluster", Stages::default(), R, rr, &["omit RequestReceived", "getPods", "default"]),
-        ("cluster", Stages::default(), R, panic_only, &["only audit panic", "getPods", "default"]),
-        ("nonResource", Stages::default(), R, rr, &["omit RequestReceived", "getPods", "default"]),
-        ("nonResource", Stages::default(), R, panic_only, &["only audit panic", "getPods", "default"]),
-        ("namespaced", wide, R, wide, &["omit RequestReceived", "getPods", "default"]),
-        ("namespaced", wide, R, panic_only, &["only audit panic", "getPods", "default"]),
-        ("cluster", wide, R, wide, &["omit RequestReceived", "getPods", "default"]),
-        ("cluster", wide, R, panic_only, &["only audit panic", "getPods", "default"]),
-        ("nonResource", wide, M, wide, &["default", "omit RequestReceived", "getPods"]),
-        ("nonResource", wide, R, panic_only, &["only audit panic", "getPods", "default"]),
+        (
+            "namespaced",
+            Stages::default(),
+            R,
+            rr,
+            &["omit RequestReceived", "getPods", "default"],
+        ),
+        (
+            "namespaced",
+            Stages::default(),
+            R,
+            panic_only,
+            &["only audit panic", "getPods", "default"],
+        ),
+        (
+            "cluster",
+            Stages::default(),
+            R,
+            rr,
+            &["omit RequestReceived", "getPods", "default"],
+        ),
+        (
+            "cluster",
+            Stages::default(),
+            R,
+            panic_only,
+            &["only audit panic", "getPods", "default"],
+        ),
+        (
+            "nonResource",
+            Stages::default(),
+            R,
+            rr,
+            &["omit RequestReceived", "getPods", "default"],
+        ),
+        (
+            "nonResource",
+            Stages::default(),
+            R,
+            panic_only,
+            &["only audit panic", "getPods", "default"],
+        ),
+        (
+            "namespaced",
+            wide,
+            R,
+            wide,
+            &["omit RequestReceived", "getPods", "default"],
+        ),
+        (
+            "namespaced",
+            wide,
+            R,
+            panic_only,
+            &["only audit panic", "getPods", "default"],
+        ),
+        (
+            "cluster",
+            wide,
+            R,
+            wide,
+            &["omit RequestReceived", "getPods", "default"],
+        ),
+        (
+            "cluster",
+            wide,
+            R,
+            panic_only,
+            &["only audit panic", "getPods", "default"],
+        ),
+        (
+            "nonResource",
+            wide,
+            M,
+            wide,
+            &["default", "omit RequestReceived", "getPods"],
+        ),
+        (
+            "nonResource",
+            wide,
+            R,
+            panic_only,
+            &["only audit panic", "getPods", "default"],
+        ),
     ];
     for (req, ps, level, expected, rules) in cases {
         let d = evaluate(&policy(ps, rules), &attrs(req));
-        assert_eq!((d.level, d.omit_stages), (level, expected), "{req} {rules:?}");
+        assert_eq!(
+            (d.level, d.omit_stages),
+            (level, expected),
+            "{req} {rules:?}"
+        );
     }
 }
 
@@ -261,6 +377,9 @@ fn test_omit_managed_fields() {
         let mut p = policy(Stages::default(), &["default"]);
         p.omit_managed_fields = default;
         p.rules[0].omit_managed_fields = over;
-        assert_eq!(evaluate(&p, &attrs("namespaced")).omit_managed_fields, expected);
+        assert_eq!(
+            evaluate(&p, &attrs("namespaced")).omit_managed_fields,
+            expected
+        );
     }
 }

@@ -98,9 +98,9 @@ pub fn covers(a: &Rule, b: &Rule) -> bool {
             return true;
         }
         return !b.resources.is_empty()
-            && b.resources.iter().all(|gb| {
-                a.resources.iter().any(|ga| group_covers(ga, gb))
-            });
+            && b.resources
+                .iter()
+                .all(|gb| a.resources.iter().any(|ga| group_covers(ga, gb)));
     }
     if !a.non_resource_urls.is_empty() {
         return !b_resource
@@ -128,18 +128,20 @@ fn group_covers(a: &GroupResources, b: &GroupResources) -> bool {
     }
     let names_ok = a.resource_names.is_empty()
         || (!b.resource_names.is_empty()
-            && b.resource_names.iter().all(|n| a.resource_names.contains(n)));
+            && b.resource_names
+                .iter()
+                .all(|n| a.resource_names.contains(n)));
     names_ok
         && b.resources.iter().all(|rb| {
             a.resources.iter().any(|ra| {
                 ra == "*"
                     || ra == rb
-                    || ra.strip_suffix("/*").is_some_and(|base| {
-                        rb == base || rb.split('/').next() == Some(base)
-                    })
-                    || ra.strip_prefix("*/").is_some_and(|sub| {
-                        rb.split_once('/').is_some_and(|(_, s)| s == sub)
-                    })
+                    || ra
+                        .strip_suffix("/*")
+                        .is_some_and(|base| rb == base || rb.split('/').next() == Some(base))
+                    || ra
+                        .strip_prefix("*/")
+                        .is_some_and(|sub| rb.split_once('/').is_some_and(|(_, s)| s == sub))
             })
         })
 }
@@ -149,9 +151,24 @@ fn sensitive(policy: &Policy, out: &mut Vec<Finding>) {
     // (group, resource, subresource, what leaks, verbs whose request body holds it
     // (logged from Request on), whether responses hold it (logged at RequestResponse)).
     const WRITES: &[&str] = &["create", "update", "patch"];
-    const SENSITIVE: &[(&str, &str, &str, &str, &[&str], bool)] = &[
+    type Sensitive = (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static [&'static str],
+        bool,
+    );
+    const SENSITIVE: &[Sensitive] = &[
         ("", "secrets", "", "secret values", WRITES, true),
-        ("", "configmaps", "", "configmap contents, where credentials often end up", WRITES, true),
+        (
+            "",
+            "configmaps",
+            "",
+            "configmap contents, where credentials often end up",
+            WRITES,
+            true,
+        ),
         (
             "authentication.k8s.io",
             "tokenreviews",
@@ -160,7 +177,14 @@ fn sensitive(policy: &Policy, out: &mut Vec<Finding>) {
             &["create"],
             true,
         ),
-        ("", "serviceaccounts", "token", "the service account tokens issued", &[], true),
+        (
+            "",
+            "serviceaccounts",
+            "token",
+            "the service account tokens issued",
+            &[],
+            true,
+        ),
     ];
     for (group, resource, sub, what, body_verbs, in_response) in SENSITIVE {
         let attrs = Attributes {
@@ -172,7 +196,10 @@ fn sensitive(policy: &Policy, out: &mut Vec<Finding>) {
             ..Attributes::default()
         };
         for (i, rule) in policy.rules.iter().enumerate() {
-            if !rule.non_resource_urls.is_empty() && rule.resources.is_empty() && rule.namespaces.is_empty() {
+            if !rule.non_resource_urls.is_empty()
+                && rule.resources.is_empty()
+                && rule.namespaces.is_empty()
+            {
                 continue;
             }
             let mut loose = rule.clone();
@@ -196,8 +223,9 @@ fn sensitive(policy: &Policy, out: &mut Vec<Finding>) {
             let verbs_hit = |verbs: &[&str]| {
                 rule.verbs.is_empty() || rule.verbs.iter().any(|v| verbs.contains(&v.as_str()))
             };
-            let leaks = (rule.level >= Level::Request && !body_verbs.is_empty() && verbs_hit(body_verbs))
-                || (rule.level == Level::RequestResponse && *in_response);
+            let leaks =
+                (rule.level >= Level::Request && !body_verbs.is_empty() && verbs_hit(body_verbs))
+                    || (rule.level == Level::RequestResponse && *in_response);
             if leaks {
                 out.push(warn(
                     rule.key_pos("level"),
@@ -333,7 +361,9 @@ mod tests {
     use super::*;
 
     fn warnings(rules: &str) -> Vec<(usize, String)> {
-        let text = format!("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n{rules}");
+        let text = format!(
+            "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n{rules}"
+        );
         let loaded = load(&text);
         assert!(loaded.findings.is_empty(), "{:?}", loaded.findings);
         check(&loaded.policy.unwrap())
@@ -351,11 +381,18 @@ mod tests {
     fn shadowed_rules() {
         let w = warnings("- level: Metadata\n- level: None\n  users: [a]\n");
         assert_eq!(w.len(), 1, "{w:?}");
-        assert!(w[0].1.contains("rule 2 never matches: rule 1 (line 5)"), "{w:?}");
-        let w = warnings("- level: None\n  resources: [{group: \"\", resources: [\"pods/*\"]}]\n- level: Metadata\n  verbs: [get]\n  resources: [{group: \"\", resources: [pods, pods/log]}]\n- level: Metadata\n");
+        assert!(
+            w[0].1.contains("rule 2 never matches: rule 1 (line 5)"),
+            "{w:?}"
+        );
+        let w = warnings(
+            "- level: None\n  resources: [{group: \"\", resources: [\"pods/*\"]}]\n- level: Metadata\n  verbs: [get]\n  resources: [{group: \"\", resources: [pods, pods/log]}]\n- level: Metadata\n",
+        );
         assert!(w[0].1.contains("rule 2 never matches"), "{w:?}");
         // pods does not cover pods/log
-        let w = warnings("- level: None\n  resources: [{group: \"\", resources: [pods]}]\n- level: Metadata\n  resources: [{group: \"\", resources: [pods/log]}]\n- level: Metadata\n");
+        let w = warnings(
+            "- level: None\n  resources: [{group: \"\", resources: [pods]}]\n- level: Metadata\n  resources: [{group: \"\", resources: [pods/log]}]\n- level: Metadata\n",
+        );
         assert_eq!(w, vec![]);
     }
 
@@ -364,13 +401,20 @@ mod tests {
         let w = warnings("- level: Request\n");
         assert_eq!(w.len(), 5, "{w:?}");
         assert!(w.iter().any(|(_, m)| m.contains("secrets at Request")));
-        let w = warnings("- level: Metadata\n  resources: [{group: \"\", resources: [secrets, configmaps, serviceaccounts/token]}, {group: authentication.k8s.io, resources: [tokenreviews]}]\n- level: Request\n  verbs: [create]\n");
-        assert!(w.iter().all(|(_, m)| !m.contains(" at Request: the log")), "{w:?}");
+        let w = warnings(
+            "- level: Metadata\n  resources: [{group: \"\", resources: [secrets, configmaps, serviceaccounts/token]}, {group: authentication.k8s.io, resources: [tokenreviews]}]\n- level: Request\n  verbs: [create]\n",
+        );
+        assert!(
+            w.iter().all(|(_, m)| !m.contains(" at Request: the log")),
+            "{w:?}"
+        );
     }
 
     #[test]
     fn names_that_match_nothing() {
-        let w = warnings("- level: None\n  resources:\n  - group: \"\"\n    resources: [Pod, deployments]\n  - group: core\n- level: Metadata\n");
+        let w = warnings(
+            "- level: None\n  resources:\n  - group: \"\"\n    resources: [Pod, deployments]\n  - group: core\n- level: Metadata\n",
+        );
         assert_eq!(w.len(), 3, "{w:?}");
         assert!(w[0].1.contains("\"Pod\" is not a resource"));
         assert!(w[1].1.contains("\"deployments\""));

@@ -172,7 +172,10 @@ impl Decoder {
             other => {
                 self.refuse(
                     other.pos(),
-                    format!("failed decoding: {path}: expected a list, found {}", other.kind()),
+                    format!(
+                        "failed decoding: {path}: expected a list, found {}",
+                        other.kind()
+                    ),
                     match other {
                         Node::Scalar(Scalar::Str(s), _) => format!("write a list: [\"{s}\"]"),
                         _ => "write a list: [a, b] or one `- item` per line".to_string(),
@@ -190,7 +193,10 @@ impl Decoder {
             other => {
                 self.refuse(
                     other.pos(),
-                    format!("failed decoding: {path}: expected true or false, found {}", other.kind()),
+                    format!(
+                        "failed decoding: {path}: expected true or false, found {}",
+                        other.kind()
+                    ),
                     "write true or false, unquoted",
                 );
                 None
@@ -303,13 +309,21 @@ fn decode(text: &str, d: &mut Decoder) -> Option<Policy> {
     let Node::Map(entries, _) = &root else {
         d.refuse(
             root.pos(),
-            format!("failed decoding: the policy is {}, not a map of fields", root.kind()),
+            format!(
+                "failed decoding: the policy is {}, not a map of fields",
+                root.kind()
+            ),
             "start with `apiVersion: audit.k8s.io/v1` and `kind: Policy`",
         );
         return None;
     };
     let fields = d.fields(entries, POLICY_FIELDS, "the Policy", &|_| String::new());
-    let get = |k: &str| fields.iter().find(|(key, ..)| *key == k).map(|(_, p, n)| (*p, *n));
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(key, ..)| *key == k)
+            .map(|(_, p, n)| (*p, *n))
+    };
     let mut ok = true;
     match get("apiVersion") {
         None => {
@@ -334,7 +348,9 @@ fn decode(text: &str, d: &mut Decoder) -> Option<Policy> {
                 ok = false;
                 d.refuse(
                     p,
-                    format!("failed decoding: no kind \"Policy\" is registered for version \"{v}\""),
+                    format!(
+                        "failed decoding: no kind \"Policy\" is registered for version \"{v}\""
+                    ),
                     "write `apiVersion: audit.k8s.io/v1`",
                 );
             }
@@ -369,7 +385,10 @@ fn decode(text: &str, d: &mut Decoder) -> Option<Policy> {
         ok = false;
         d.refuse(
             n.pos(),
-            format!("failed decoding: metadata: expected a map, found {}", n.kind()),
+            format!(
+                "failed decoding: metadata: expected a map, found {}",
+                n.kind()
+            ),
             "write `metadata:` with `name: …` under it, or remove it",
         );
     }
@@ -398,7 +417,10 @@ fn decode(text: &str, d: &mut Decoder) -> Option<Policy> {
             ok = false;
             d.refuse(
                 n.pos(),
-                format!("failed decoding: rules: expected a list, found {}", n.kind()),
+                format!(
+                    "failed decoding: rules: expected a list, found {}",
+                    n.kind()
+                ),
                 "write each rule as a `- level: …` item under `rules:`",
             );
         }
@@ -423,12 +445,20 @@ fn rule(d: &mut Decoder, node: &Node, i: usize) -> Option<Rule> {
     let Node::Map(entries, pos) = node else {
         d.refuse(
             node.pos(),
-            format!("failed decoding: {path}: expected a map, found {}", node.kind()),
+            format!(
+                "failed decoding: {path}: expected a map, found {}",
+                node.kind()
+            ),
             "write a rule as `- level: …` with its fields indented under it",
         );
         return None;
     };
-    let fields = d.fields(entries, RULE_FIELDS, &format!("rule {}", i + 1), &rule_field_ignored);
+    let fields = d.fields(
+        entries,
+        RULE_FIELDS,
+        &format!("rule {}", i + 1),
+        &rule_field_ignored,
+    );
     let mut r = Rule::catch_all(Level::None);
     r.pos = *pos;
     r.keys = fields.iter().map(|(k, p, _)| (k.to_string(), *p)).collect();
@@ -538,7 +568,10 @@ fn resources(d: &mut Decoder, node: &Node, path: &str) -> Option<Vec<GroupResour
         other => {
             d.refuse(
                 other.pos(),
-                format!("failed decoding: {path}: expected a list of {{group, resources}}, found {}", other.kind()),
+                format!(
+                    "failed decoding: {path}: expected a list of {{group, resources}}, found {}",
+                    other.kind()
+                ),
                 "write `resources:` then `- group: \"\"` and `  resources: [\"pods\"]` under it",
             );
             return None;
@@ -636,7 +669,8 @@ fn dns_subdomain_problems(name: &str) -> Option<String> {
     }
     let label_ok = |l: &str| {
         !l.is_empty()
-            && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !l.starts_with('-')
             && !l.ends_with('-')
     };
@@ -681,7 +715,10 @@ mod tests {
         ));
         let f = &l.findings;
         assert_eq!(f.len(), 2, "{f:?}");
-        assert!(!f[0].refused && f[0].message.contains("matches every resource"), "{f:?}");
+        assert!(
+            !f[0].refused && f[0].message.contains("matches every resource"),
+            "{f:?}"
+        );
         assert_eq!(f[0].pos, Pos { line: 5, col: 5 });
         assert!(f[0].fix.contains("`resources:`"));
         assert!(f[1].message.contains("duplicate"));
@@ -695,8 +732,13 @@ mod tests {
         let e = errors("apiVersion: audit.k8s.io/v1beta1\nkind: Policy\nrules:\n- level: None\n");
         assert!(e[0].1 && e[0].2.contains("v1 only"));
         let e = errors(&format!("{HEAD}rules: []\n"));
-        assert_eq!(e, vec![(3, true, "loaded illegal policy with 0 rules".into())]);
-        let e = errors(&format!("{HEAD}rules:\n- level: metadata\n- verbs: [get]\n"));
+        assert_eq!(
+            e,
+            vec![(3, true, "loaded illegal policy with 0 rules".into())]
+        );
+        let e = errors(&format!(
+            "{HEAD}rules:\n- level: metadata\n- verbs: [get]\n"
+        ));
         assert!(e[0].2.contains("Unsupported value"), "{e:?}");
         assert!(e[1].2.contains("rules[1].level: Required value"), "{e:?}");
         let e = errors(&format!(
@@ -704,7 +746,9 @@ mod tests {
         ));
         assert_eq!(e.len(), 2, "{e:?}");
         assert_eq!(e[1].0, 6);
-        let e = errors(&format!("{HEAD}rules:\n- level: None\n  nonResourceURLs: [\"/a*b\", \"healthz\"]\n  namespaces: [a]\n"));
+        let e = errors(&format!(
+            "{HEAD}rules:\n- level: None\n  nonResourceURLs: [\"/a*b\", \"healthz\"]\n  namespaces: [a]\n"
+        ));
         assert_eq!(e.len(), 3, "{e:?}");
         let e = errors(&format!("{HEAD}rules:\n- level: None\n  verbs: get\n"));
         assert!(e[0].2.contains("expected a list"), "{e:?}");

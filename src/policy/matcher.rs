@@ -41,7 +41,9 @@ pub fn evaluate(policy: &Policy, attrs: &Attributes) -> Decision {
                 rule: Some(i),
                 level: rule.level,
                 omit_stages: rule.omit_stages.union(policy.omit_stages),
-                omit_managed_fields: rule.omit_managed_fields.unwrap_or(policy.omit_managed_fields),
+                omit_managed_fields: rule
+                    .omit_managed_fields
+                    .unwrap_or(policy.omit_managed_fields),
             };
         }
     }
@@ -77,17 +79,21 @@ pub fn mismatch(r: &Rule, a: &Attributes) -> Option<String> {
             _ => {}
         }
     }
-    if !r.user_groups.is_empty() {
-        if a.user.is_none() || !a.groups.iter().any(|g| has(&r.user_groups, g)) {
-            return Some(format!(
-                "userGroups: none of the user's groups [{}] is in [{}]",
-                list(&a.groups),
-                list(&r.user_groups)
-            ));
-        }
+    if !r.user_groups.is_empty()
+        && (a.user.is_none() || !a.groups.iter().any(|g| has(&r.user_groups, g)))
+    {
+        return Some(format!(
+            "userGroups: none of the user's groups [{}] is in [{}]",
+            list(&a.groups),
+            list(&r.user_groups)
+        ));
     }
     if !r.verbs.is_empty() && !has(&r.verbs, &a.verb) {
-        return Some(format!("verbs: \"{}\" is not in [{}]", a.verb, list(&r.verbs)));
+        return Some(format!(
+            "verbs: \"{}\" is not in [{}]",
+            a.verb,
+            list(&r.verbs)
+        ));
     }
     if !r.namespaces.is_empty() || !r.resources.is_empty() {
         return resource_mismatch(r, a);
@@ -96,7 +102,11 @@ pub fn mismatch(r: &Rule, a: &Attributes) -> Option<String> {
         if a.resource_request {
             return Some("nonResourceURLs: the request is for a resource, not a URL path".into());
         }
-        if !r.non_resource_urls.iter().any(|spec| path_matches(&a.path, spec)) {
+        if !r
+            .non_resource_urls
+            .iter()
+            .any(|spec| path_matches(&a.path, spec))
+        {
             return Some(format!(
                 "nonResourceURLs: \"{}\" is not in [{}]",
                 a.path,
@@ -127,7 +137,10 @@ fn resource_mismatch(r: &Rule, a: &Attributes) -> Option<String> {
         } else {
             format!("\"{}\"", a.namespace)
         };
-        return Some(format!("namespaces: {ns} is not in [{}]", list(&r.namespaces)));
+        return Some(format!(
+            "namespaces: {ns} is not in [{}]",
+            list(&r.namespaces)
+        ));
     }
     if r.resources.is_empty() {
         return None;

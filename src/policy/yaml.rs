@@ -109,7 +109,9 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
                 continue;
             }
             Event::SequenceEnd => match stack.pop() {
-                Some(Building::Seq(items, p, anchor)) => remember(&mut anchors, anchor, Node::Seq(items, p)),
+                Some(Building::Seq(items, p, anchor)) => {
+                    remember(&mut anchors, anchor, Node::Seq(items, p))
+                }
                 _ => continue,
             },
             Event::MappingEnd => match stack.pop() {
@@ -131,7 +133,8 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
                 None => {
                     return Err(SyntaxError {
                         pos,
-                        message: "an alias (*name) to an anchor that is not defined before it".into(),
+                        message: "an alias (*name) to an anchor that is not defined before it"
+                            .into(),
                     });
                 }
             },
@@ -190,10 +193,12 @@ fn resolve(text: &str) -> Scalar {
     }
     let t = text.strip_prefix(['+', '-']).unwrap_or(text);
     let is_int = !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'_');
-    let is_hex = t.starts_with("0x") && t.len() > 2 && t[2..].bytes().all(|b| b.is_ascii_hexdigit());
+    let is_hex =
+        t.starts_with("0x") && t.len() > 2 && t[2..].bytes().all(|b| b.is_ascii_hexdigit());
     let is_float = t.parse::<f64>().is_ok()
         && t.bytes().any(|b| b.is_ascii_digit())
-        && t.bytes().all(|b| b.is_ascii_digit() || b"._eE+-".contains(&b));
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || b"._eE+-".contains(&b));
     let special = matches!(t, ".inf" | ".Inf" | ".INF" | ".nan" | ".NaN" | ".NAN");
     if is_int || is_hex || is_float || special {
         Scalar::Number(text.to_string())
@@ -234,7 +239,10 @@ mod tests {
             panic!()
         };
         assert_eq!(*p, Pos { line: 3, col: 3 });
-        assert_eq!(items[0], Node::Scalar(Scalar::Str("x".into()), Pos { line: 3, col: 5 }));
+        assert_eq!(
+            items[0],
+            Node::Scalar(Scalar::Str("x".into()), Pos { line: 3, col: 5 })
+        );
         assert!(matches!(items[1], Node::Scalar(Scalar::Str(_), _)));
         assert!(matches!(items[2], Node::Scalar(Scalar::Bool(true), _)));
         assert!(matches!(entries[0].2, Node::Scalar(Scalar::Number(_), _)));
