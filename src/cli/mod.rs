@@ -34,10 +34,14 @@ pub const EXIT_ERROR: i32 = 2;
 
 /// Runs auditq with the process arguments; returns the exit code.
 pub fn main() -> i32 {
-    // `auditq policy …` is a command of its own (a file named `policy` is `-- policy`).
+    // `auditq policy …` and `auditq doctor …` are commands of their own (a file of that name
+    // is read with `--`).
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if argv.get(1).is_some_and(|a| a == "policy") {
         return policy::main(&argv[2..]);
+    }
+    if argv.get(1).is_some_and(|a| a == "doctor") {
+        return policy::doctor_main(&argv[2..]);
     }
     let args = match Args::parse_checked() {
         Ok(args) => args,

@@ -946,3 +946,87 @@ mod tests {
         );
     }
 }
+
+// ---------------------------------------------------------------- doctor
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "auditq doctor",
+    about = "Check the audit set-up of a kube-apiserver static pod manifest before the kubelet restarts it: --audit-* flags, the policy file and log directory mounted into the pod, rotation, the webhook configuration. Exit 0 clean, 1 warnings only, 2 errors."
+)]
+pub struct DoctorArgs {
+    /// The manifest.
+    #[arg(
+        value_name = "MANIFEST",
+        default_value = "/etc/kubernetes/manifests/kube-apiserver.yaml"
+    )]
+    pub manifest: PathBuf,
+    /// Read host paths (the policy, the webhook configuration) under this directory.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// Warnings fail too (exit 2).
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+/// Runs `auditq doctor …` (argv without the program name and `doctor`).
+pub fn doctor_main(argv: &[std::ffi::OsString]) -> i32 {
+    let args = match DoctorArgs::try_parse_from(
+        std::iter::once(std::ffi::OsString::from("auditq doctor")).chain(argv.iter().cloned()),
+    ) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                EXIT_ERROR
+            } else {
+                EXIT_MATCH
+            };
+        }
+    };
+    let text = match std::fs::read_to_string(&args.manifest) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = writeln!(
+                io::stderr(),
+                "{}",
+                report::error_line(&format!("{}: {e}", args.manifest.display()))
+            );
+            return EXIT_ERROR;
+        }
+    };
+    let (findings, notes) = policy::doctor::check(&text, &args.root);
+    let mut out = io::stdout().lock();
+    for f in &findings {
+        let _ = writeln!(
+            out,
+            "{}:{}:{}: {}: {}",
+            args.manifest.display(),
+            f.pos.line,
+            f.pos.col,
+            severity_name(f.severity),
+            f.message
+        );
+        if !f.fix.is_empty() {
+            let _ = writeln!(out, "    fix: {}", f.fix);
+        }
+    }
+    for note in &notes {
+        let _ = writeln!(out, "note: {note}");
+    }
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let _ = writeln!(
+        out,
+        "{}: {errors} error(s), {} warning(s)",
+        args.manifest.display(),
+        findings.len() - errors
+    );
+    match (errors, findings.len()) {
+        (0, 0) => EXIT_MATCH,
+        (0, _) if !args.deny_warnings => EXIT_NO_MATCH,
+        _ => EXIT_ERROR,
+    }
+}

@@ -399,7 +399,7 @@ mod tests {
     #[test]
     fn secrets_at_request_unless_an_earlier_rule_takes_them() {
         let w = warnings("- level: Request\n");
-        assert_eq!(w.len(), 5, "{w:?}");
+        assert_eq!(w.len(), 4, "{w:?}");
         assert!(w.iter().any(|(_, m)| m.contains("secrets at Request")));
         let w = warnings(
             "- level: Metadata\n  resources: [{group: \"\", resources: [secrets, configmaps, serviceaccounts/token]}, {group: authentication.k8s.io, resources: [tokenreviews]}]\n- level: Request\n  verbs: [create]\n",

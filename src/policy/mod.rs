@@ -2,6 +2,7 @@
 //! reviewer's warnings ([`lint`]), and the apiserver's rule matching ([`matcher`]).
 //! Independent of the search engine: it imports neither `cli` nor `search`.
 
+pub mod doctor;
 pub mod known;
 pub mod lint;
 pub mod load;
