@@ -57,6 +57,8 @@ hyperfine --style basic --warmup 2 --runs "$RUNS" --export-json "$out/fast.json"
   -n "auditq '$unselective'" "$AUDITQ '$unselective' $data > /dev/null" \
   -n "auditq -j1 '$selective'" "$AUDITQ -j1 '$selective' $data > /dev/null" \
   -n "auditq -j1 '$unselective'" "$AUDITQ -j1 '$unselective' $data > /dev/null" \
+  -n "auditq --count-by user,verb (every event)" "$AUDITQ --count-by user,verb $data > /dev/null" \
+  -n "auditq policy eval (docs example policy)" "$AUDITQ policy eval testdata/policies/k8s-docs-example.yaml $data > /dev/null" \
   "${prev_rows[@]}" >&2
 hyperfine --style basic --warmup 0 --runs "$JQ_RUNS" --export-json "$out/jq.json" \
   -n "jq -c '$jq_selective'" "jq -c '$jq_selective' $data > /dev/null" \

@@ -27,6 +27,8 @@ pub struct Plan {
     pub max_line_bytes: usize,
     /// Whether each match carries its time, auditID and stage (`--dedupe`, `--merge`).
     pub meta: bool,
+    /// With `key_fields`: write each match's text too (`policy eval` needs both).
+    pub text_with_key: bool,
 }
 
 impl Plan {
@@ -45,6 +47,7 @@ impl Plan {
             strict: false,
             max_line_bytes: crate::limits::DEFAULT_MAX_LINE_BYTES,
             meta: false,
+            text_with_key: false,
         }
     }
 }
@@ -395,7 +398,8 @@ fn emit(plan: &Plan, event: Json<'_, '_>, original: Option<&[u8]>, result: &mut 
     let mut key = Vec::new();
     if let Some(fields) = &plan.key_fields {
         key = fields.iter().map(|f| field_text(event, f)).collect();
-    } else if !plan.count_only {
+    }
+    if (plan.key_fields.is_none() || plan.text_with_key) && !plan.count_only {
         plan.writer.write(event, original, &mut result.out);
     }
     result.matches.push(Match {

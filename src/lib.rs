@@ -12,6 +12,7 @@ pub mod follow;
 pub mod framing;
 pub mod limits;
 pub mod parse;
+pub mod policy;
 pub mod prefilter;
 pub mod query;
 pub mod report;

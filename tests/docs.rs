@@ -133,6 +133,11 @@ fn forensics_md_examples_produce_their_documented_output() {
 }
 
 #[test]
+fn policy_md_examples_produce_their_documented_output() {
+    check_page("policy.md", 5);
+}
+
+#[test]
 fn shell_words_follow_quotes() {
     assert_eq!(shell_words("a 'b c' \"d\"e"), ["a", "b c", "de"]);
 }

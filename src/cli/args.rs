@@ -26,7 +26,8 @@ use std::path::PathBuf;
         auditq --backups --since 2h 'ns=prod code>=400' /var/log/kubernetes/audit.log\n\n\
         Query language: docs/query.md (fields user, group, as, verb, resource, subresource, ns, \
         name, apigroup, apiversion, stage, level, code, ip, ua, uri, auditid, decision, reason, \
-        time, or any dotted JSON path); presets: @name as a term (auditq --presets)."
+        time, or any dotted JSON path); presets: @name as a term (auditq --presets).\n\n\
+        Audit policies: auditq policy lint|eval|explain (auditq policy --help; docs/policy.md)."
 )]
 #[command(group(ArgGroup::new("aggregate").multiple(true).args(["count_by", "summary", "timeline"])))]
 pub struct Args {

@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod config;
+pub mod policy;
 mod progress;
 
 use crate::archive::{self, ArchiveOptions, Note};
@@ -33,6 +34,15 @@ pub const EXIT_ERROR: i32 = 2;
 
 /// Runs auditq with the process arguments; returns the exit code.
 pub fn main() -> i32 {
+    // `auditq policy …` and `auditq doctor …` are commands of their own (a file of that name
+    // is read with `--`).
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "policy") {
+        return policy::main(&argv[2..]);
+    }
+    if argv.get(1).is_some_and(|a| a == "doctor") {
+        return policy::doctor_main(&argv[2..]);
+    }
     let args = match Args::parse_checked() {
         Ok(args) => args,
         Err(e) => {
@@ -145,6 +155,7 @@ fn plan(config: &Config) -> Plan {
         strict: config.strict,
         max_line_bytes: config.max_line_bytes,
         meta: config.dedupe || config.merge.is_some(),
+        text_with_key: false,
     }
 }
 
