@@ -279,7 +279,12 @@ fn the_webhook_batch_is_filtered_completed_and_answered() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("audit.log");
     let server = Server::start(
-        &["verb=delete", "--out", common::arg(&out).as_str()],
+        &[
+            "verb=delete",
+            "--out",
+            common::arg(&out).as_str(),
+            "--fsync",
+        ],
         Stdio::null(),
     );
     let batches = generated("a", 3, 400, 10);
@@ -309,7 +314,7 @@ fn the_webhook_batch_is_filtered_completed_and_answered() {
     let (code, stderr) = server.stop();
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stderr.contains("msg=stopped batches=3 events_written=300"),
+        stderr.contains("msg=stopped batches=3 events_written=300 http2_requests=0"),
         "{stderr}"
     );
 }
@@ -942,12 +947,18 @@ fn every_serve_option_is_tested() {
             "max_backups",
             "rotate.rs unit test prunes_and_compresses_like_lumberjack",
         ),
-        ("max_age", "rotate.rs mill (by name time)"),
+        (
+            "max_age",
+            "rotate.rs removes_backups_older_than_max_age_by_their_names",
+        ),
         (
             "compress",
             "rotated_output_is_read_back_once_by_follow_and_search",
         ),
-        ("fsync", "serve_options_stay_in_the_subcommand; docs"),
+        (
+            "fsync",
+            "the_webhook_batch_is_filtered_completed_and_answered",
+        ),
         (
             "tls_cert",
             "tls_requires_the_client_certificate_and_the_token",
@@ -1004,7 +1015,9 @@ fn driver() -> PathBuf {
             .env("GOTOOLCHAIN", "local")
             .env("GOFLAGS", "-mod=readonly")
             .output()
-            .unwrap_or_else(|e| panic!("cannot run go ({e}): Go 1.24 or later is needed"));
+            .unwrap_or_else(|e| {
+                panic!("cannot run go ({e}): Go 1.26 or later is needed (tests/webhook/go.mod)")
+            });
         assert!(
             out.status.success(),
             "building tests/webhook failed: {}",
@@ -1108,6 +1121,9 @@ fn drive(mode: &str, extra: &[&str], restart: bool) -> (String, String) {
     assert!(sender.wait().unwrap().success(), "{errors}");
     let (code, stderr) = server.stop();
     assert_eq!(code, 0, "{stderr}");
+    // Go's client negotiated HTTP/2 (ALPN), as the apiserver's does.
+    assert!(!stderr.contains("http2_requests=0"), "{stderr}");
+    assert!(stderr.contains("http2_requests="), "{stderr}");
     (sent, read_text(Path::new(&out)))
 }
 

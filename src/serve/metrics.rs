@@ -70,6 +70,9 @@ pub struct Metrics {
     pub bytes_received: AtomicU64,
     pub bytes_written: AtomicU64,
     pub queue_depth: AtomicU64,
+    /// Requests by protocol: HTTP/1.x, HTTP/2.
+    pub requests_http1: AtomicU64,
+    pub requests_http2: AtomicU64,
     pub queue_capacity: AtomicU64,
     rejected: [AtomicU64; 12],
     write_buckets: [AtomicU64; 12],
@@ -138,6 +141,12 @@ impl Metrics {
             "auditq_serve_written_bytes_total",
             "Bytes written to the output.",
             self.bytes_written.load(Relaxed),
+        );
+        let _ = write!(
+            out,
+            "# HELP auditq_serve_requests_total Requests, by HTTP version.\n# TYPE auditq_serve_requests_total counter\nauditq_serve_requests_total{{proto=\"http1\"}} {}\nauditq_serve_requests_total{{proto=\"http2\"}} {}\n",
+            self.requests_http1.load(Relaxed),
+            self.requests_http2.load(Relaxed)
         );
         let _ = writeln!(
             out,

@@ -189,6 +189,11 @@ async fn handle(
     peer: IpAddr,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
+    if request.version() == hyper::Version::HTTP_2 {
+        state.metrics.requests_http2.fetch_add(1, Relaxed);
+    } else {
+        state.metrics.requests_http1.fetch_add(1, Relaxed);
+    }
     let path = request.uri().path();
     let method = request.method().clone();
     if matches!(path, "/healthz" | "/readyz" | "/metrics") {
@@ -532,6 +537,10 @@ pub fn run(settings: &Settings, plans: &Plans, sink: &mut dyn Sink) -> Result<()
             (
                 "events_written",
                 &metrics.events_written.load(Relaxed).to_string(),
+            ),
+            (
+                "http2_requests",
+                &metrics.requests_http2.load(Relaxed).to_string(),
             ),
         ],
     );

@@ -255,6 +255,28 @@ mod tests {
     }
 
     #[test]
+    fn removes_backups_older_than_max_age_by_their_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let name = LogName::new(&path);
+        let old = name.backup_path(now_ms() - 3 * 86_400_000);
+        let old_gz = gz_of(&name.backup_path(now_ms() - 5 * 86_400_000));
+        let recent = name.backup_path(now_ms() - 3_600_000);
+        for p in [&old, &old_gz, &recent] {
+            fs::write(p, b"x\n").unwrap();
+        }
+        let rotation = Rotation {
+            max_size: Some(MEGABYTE),
+            max_backups: 0,
+            max_age_days: Some(2),
+            compress: false,
+        };
+        mill(&name, &rotation);
+        assert!(!old.exists() && !old_gz.exists());
+        assert!(recent.exists());
+    }
+
+    #[test]
     fn prunes_and_compresses_like_lumberjack() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.log");
