@@ -982,6 +982,7 @@ fn every_serve_option_is_tested() {
             "slow_output_gets_backpressure_and_loses_nothing",
         ),
         ("print_kubeconfig", "serve_options_stay_in_the_subcommand"),
+        ("forward", "forward_sends_the_matches_on_to_another_webhook"),
         ("help", "clap"),
     ];
     let command = auditq::cli::args::Args::command();
@@ -1218,4 +1219,63 @@ fn real_webhook_sender_loses_nothing_across_a_restart() {
         assert_eq!(keys.len(), 1500, "{mode}: events lost");
         assert!(keys.values().all(|&n| n == 1), "{mode}: an event twice");
     }
+}
+
+#[test]
+fn forward_sends_the_matches_on_to_another_webhook() {
+    // The next webhook is another auditq serve.
+    let mut next = Server::start(&[], Stdio::piped());
+    let mut stdout = next.child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).unwrap();
+        text
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("audit.log");
+    let target = format!("http://{}/k8s-audit", next.addr);
+    let first = Server::start(
+        &[
+            "verb=delete",
+            "--out",
+            &common::arg(&out),
+            "--forward",
+            &target,
+        ],
+        Stdio::null(),
+    );
+    let mut deletes = HashSet::new();
+    for (ids, body) in generated("fw", 3, 400, 0) {
+        assert_eq!(post(first.addr, &body).status, 200);
+        deletes.extend(ids.into_iter().skip(2).step_by(4));
+    }
+    let metrics_deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let metrics = send(first.addr, "GET", "/metrics", &[], b"").body;
+        if metrics.contains("auditq_serve_events_forwarded_total 300\n") {
+            break;
+        }
+        assert!(Instant::now() < metrics_deadline, "{metrics}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (code, _) = first.stop();
+    assert_eq!(code, 0);
+    terminate(&next.child);
+    let forwarded = ids_of(&reader.join().unwrap());
+    let written = ids_of(&read_text(&out));
+    assert_eq!(written.len(), 300);
+    assert_eq!(forwarded, written);
+    assert!(forwarded.keys().all(|id| deletes.contains(id)));
+    // --forward takes JSON only, and http:// only (for now).
+    let o = Command::new(bin())
+        .args(["serve", "--forward", &target, "-o", "table"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let o = Command::new(bin())
+        .args(["serve", "--forward", "https://falco:9765/k8s-audit"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let _ = &mut next;
 }

@@ -122,6 +122,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 1)]
     pub retry_after: u64,
 
+    /// Send the matching events of each batch on, as one EventList POST, to this http://
+    /// URL (repeatable; e.g. Falco's http://127.0.0.1:9765/k8s-audit). Its own queue of 64
+    /// batches and 5 attempts; dropped batches are counted in /metrics. With -o jsonl only.
+    #[arg(long, value_name = "URL", value_parser = parse_forward)]
+    pub forward: Vec<crate::serve::forward::Target>,
+
     /// Print a webhook kubeconfig for the apiserver (--audit-webhook-config-file) that
     /// sends to URL, and exit.
     #[arg(long, value_name = "URL", exclusive = true)]
@@ -134,6 +140,10 @@ fn parse_path(text: &str) -> Result<String, String> {
     } else {
         Err(format!("`{text}` is not a path like /audit"))
     }
+}
+
+fn parse_forward(text: &str) -> Result<crate::serve::forward::Target, String> {
+    crate::serve::forward::Target::parse(text)
 }
 
 fn parse_serve_format(text: &str) -> Result<Format, String> {
@@ -189,7 +199,14 @@ impl ServeConfig {
             max_body: args.max_body,
             queue: args.queue as usize,
             retry_after: args.retry_after,
+            forward: args.forward.clone(),
         };
+        if !settings.forward.is_empty() && args.output.as_ref().is_some_and(|f| *f != Format::Jsonl)
+        {
+            return Err(Error::Usage(
+                "serve: --forward sends events as JSON: use it with -o jsonl".into(),
+            ));
+        }
         Ok(ServeConfig {
             settings,
             expr,

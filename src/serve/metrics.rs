@@ -69,6 +69,9 @@ pub struct Metrics {
     pub events_written: AtomicU64,
     pub bytes_received: AtomicU64,
     pub bytes_written: AtomicU64,
+    /// `--forward`: events delivered to every target (counted per target), and dropped.
+    pub events_forwarded: AtomicU64,
+    pub forward_dropped: AtomicU64,
     pub queue_depth: AtomicU64,
     /// Requests by protocol: HTTP/1.x, HTTP/2.
     pub requests_http1: AtomicU64,
@@ -131,6 +134,16 @@ impl Metrics {
             "auditq_serve_events_written_total",
             "Matching events written to the output.",
             self.events_written.load(Relaxed),
+        );
+        counter(
+            "auditq_serve_events_forwarded_total",
+            "Events delivered to a --forward target (once per target).",
+            self.events_forwarded.load(Relaxed),
+        );
+        counter(
+            "auditq_serve_forward_dropped_total",
+            "Events not delivered to a --forward target (queue full or attempts spent).",
+            self.forward_dropped.load(Relaxed),
         );
         counter(
             "auditq_serve_received_bytes_total",

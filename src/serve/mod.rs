@@ -8,6 +8,7 @@
 //! Between them a queue of at most `--queue` batches: a request that finds it full is
 //! answered 429 with `Retry-After` at once, so memory stays bounded (see docs/webhook.md).
 
+pub mod forward;
 pub mod metrics;
 pub mod rotate;
 pub mod tls;
@@ -60,6 +61,8 @@ pub struct Settings {
     pub queue: usize,
     /// Seconds in `Retry-After`.
     pub retry_after: u64,
+    /// `--forward`: where matching events are sent on.
+    pub forward: Vec<forward::Target>,
 }
 
 /// Writes one structured line on stderr: `auditq: level=info msg="…" key=value …`.
@@ -524,7 +527,19 @@ pub fn run(settings: &Settings, plans: &Plans, sink: &mut dyn Sink) -> Result<()
         let _ = server_state.jobs.send(Message::Stop);
     });
     drop(jobs);
-    writer::run(&received, plans, sink, &metrics, MAX_QUEUE_WAIT);
+    let (forwarder, forwarding) =
+        forward::Forwarder::start(&settings.forward, &runtime, Arc::clone(&metrics));
+    writer::run(&received, plans, sink, &metrics, MAX_QUEUE_WAIT, &forwarder);
+    // What is queued for --forward gets its chance (its retries are bounded).
+    drop(forwarder);
+    runtime.block_on(async {
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            for task in forwarding {
+                let _ = task.await;
+            }
+        })
+        .await;
+    });
     // Late requests still waiting get 503 (their reply channels close).
     drop(received);
     let _ = runtime.block_on(server);

@@ -3,6 +3,7 @@
 //! prefilter, parse, query, format), hands the matches to the same [`Sink`], flushes it
 //! (to the OS; with `--fsync` to the disk) and only then answers.
 
+use super::forward::Forwarder;
 use super::metrics::Metrics;
 use crate::block::{BlockProcessor, BlockResult, Plan};
 use crate::framing::Skip;
@@ -52,6 +53,7 @@ pub fn run(
     sink: &mut dyn Sink,
     metrics: &Metrics,
     max_wait: Duration,
+    forward: &Forwarder,
 ) {
     let mut v1 = BlockProcessor::new(Arc::clone(&plans.v1));
     let mut v1beta1 = BlockProcessor::new(Arc::clone(&plans.v1beta1));
@@ -70,8 +72,9 @@ pub fn run(
                 &mut v1
             };
             let outcome = write_batch(processor, &job.body, &mut result, sink, metrics);
-            if matches!(outcome, Outcome::Written { .. }) {
+            if let Outcome::Written { matched, .. } = outcome {
                 metrics.observe_write(started.elapsed());
+                forward.forward(&result.out, matched);
             }
             Some(outcome)
         };
