@@ -17,6 +17,7 @@ pub mod prefilter;
 pub mod query;
 pub mod report;
 pub mod search;
+pub mod serve;
 pub mod sink;
 pub mod source;
 pub mod syntax;

@@ -138,6 +138,11 @@ fn policy_md_examples_produce_their_documented_output() {
 }
 
 #[test]
+fn webhook_md_examples_produce_their_documented_output() {
+    check_page("webhook.md", 2);
+}
+
+#[test]
 fn shell_words_follow_quotes() {
     assert_eq!(shell_words("a 'b c' \"d\"e"), ["a", "b c", "de"]);
 }

@@ -29,6 +29,7 @@ use std::path::PathBuf;
         time, or any dotted JSON path); presets: @name as a term (auditq --presets).\n\n\
         Audit policies: auditq policy lint|eval|explain (auditq policy --help; docs/policy.md)."
 )]
+#[command(args_conflicts_with_subcommands = true)]
 #[command(group(ArgGroup::new("aggregate").multiple(true).args(["count_by", "summary", "timeline"])))]
 pub struct Args {
     /// Query text and input files (`-` is stdin); see the description above.
@@ -199,6 +200,19 @@ pub struct Args {
     /// $XDG_CONFIG_HOME/auditq/presets.toml, else ~/.config/auditq/presets.toml).
     #[arg(long, exclusive = true)]
     pub presets: bool,
+
+    /// `auditq serve …` (its options live in the subcommand).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands. A first argument `serve` is the subcommand; a file named `serve` is
+/// searched as `./serve` or after `--`.
+#[derive(Debug, Clone, clap::Subcommand, PartialEq)]
+pub enum Command {
+    /// Receive kube-apiserver's audit webhook: filter the batches, write the matches
+    /// (auditq serve --help).
+    Serve(super::serve::ServeArgs),
 }
 
 impl Args {

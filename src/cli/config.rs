@@ -20,6 +20,8 @@ pub enum Mode {
     Presets(PresetList),
     Search,
     Follow(FollowSettings),
+    /// `auditq serve`.
+    Serve(Box<super::serve::ServeConfig>),
 }
 
 /// What `--presets` lists: every preset, and the file user presets are read from.
@@ -249,6 +251,30 @@ impl Config {
         } else {
             env.presets_file.load()?
         };
+        if let Some(super::args::Command::Serve(serve)) = &args.command {
+            let serve = super::serve::ServeConfig::from_args(serve, &presets)?;
+            return Ok(Config {
+                expr: serve.expr.clone(),
+                output: Output::Events(serve.format.clone()),
+                mode: Mode::Serve(Box::new(serve)),
+                inputs: Vec::new(),
+                color: false,
+                stats: false,
+                strict: false,
+                prefilter: true,
+                max_count: None,
+                max_line_bytes: args.max_line_bytes,
+                block_size: args.block_size,
+                threads: 1,
+                recursive: false,
+                backups: false,
+                merge: None,
+                dedupe: false,
+                verbose: false,
+                no_mmap: false,
+                stderr_is_terminal: env.stderr_is_terminal,
+            });
+        }
         let mode = if let Some(shell) = args.completions {
             Mode::Completions(shell)
         } else if args.man {

@@ -5,6 +5,7 @@ pub mod args;
 pub mod config;
 pub mod policy;
 mod progress;
+pub mod serve;
 
 use crate::archive::{self, ArchiveOptions, Note};
 use crate::block::Plan;
@@ -87,6 +88,7 @@ pub fn run(config: Config) -> Result<i32, Error> {
         }
         Mode::Search => run_search(&config),
         Mode::Follow(_) => run_follow(&config),
+        Mode::Serve(serve) => serve::run(serve),
     }
 }
 

@@ -106,6 +106,10 @@ pub fn field_text(event: Json<'_, '_>, field: &FieldRef) -> String {
 pub struct EventWriter {
     pub format: Format,
     pub color: bool,
+    /// `auditq serve`: JSON output of an event without `kind` (the items of the
+    /// apiserver's webhook batches) gets `"kind":"Event","apiVersion":<this>` first, as
+    /// the apiserver's log backend writes it.
+    pub fill_kind: Option<String>,
     columns: Vec<table::Column>,
 }
 
@@ -118,6 +122,7 @@ impl EventWriter {
         EventWriter {
             format,
             color,
+            fill_kind: None,
             columns,
         }
     }
@@ -143,7 +148,22 @@ impl EventWriter {
         match &self.format {
             Format::Jsonl | Format::Json => match original {
                 Some(bytes) => out.extend_from_slice(bytes),
-                None => event.write_json(out),
+                None => {
+                    let start = out.len();
+                    event.write_json(out);
+                    if let Some(api_version) = &self.fill_kind
+                        && event.is_object()
+                        && event.get("kind").is_none()
+                    {
+                        let empty = out.len() == start + 2;
+                        let fill = format!(
+                            "\"kind\":\"Event\",\"apiVersion\":{}{}",
+                            serde_json::Value::from(api_version.as_str()),
+                            if empty { "" } else { "," }
+                        );
+                        out.splice(start + 1..start + 1, fill.into_bytes());
+                    }
+                }
             },
             Format::Table | Format::Wide => table::row(&self.columns, event, self.color, out),
             Format::Csv => {
@@ -203,6 +223,32 @@ mod tests {
     #[test]
     fn jsonl_is_the_original() {
         assert_eq!(render("jsonl").as_bytes(), [EVENT, b"\n"].concat());
+    }
+
+    #[test]
+    fn fill_kind_completes_list_items_only() {
+        let mut writer = EventWriter::new(Format::Jsonl, false);
+        writer.fill_kind = Some("audit.k8s.io/v1".into());
+        let mut out = Vec::new();
+        let item = br#"{"level":"Metadata","auditID":"a"}"#;
+        Parser::default()
+            .with_parsed(item, |ev| writer.write(ev, None, &mut out))
+            .unwrap();
+        Parser::default()
+            .with_parsed(EVENT, |ev| writer.write(ev, None, &mut out))
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a"}"#
+        );
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .starts_with(r#"{"kind":"Event","verb""#)
+        );
     }
 
     #[test]

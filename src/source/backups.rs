@@ -63,6 +63,18 @@ impl LogName {
         Some((parse_stamp(stamp)?, compressed))
     }
 
+    /// The name lumberjack gives the backup made at `time` (UTC):
+    /// `<prefix>-YYYY-MM-DDTHH-MM-SS.mmm<ext>` beside the active file.
+    pub fn backup_path(&self, time: NameTime) -> PathBuf {
+        let stamp = chrono::DateTime::from_timestamp_millis(time)
+            .unwrap_or_default()
+            .format("%Y-%m-%dT%H-%M-%S%.3f");
+        let mut name = self.prefix.clone();
+        name.extend_from_slice(format!("-{stamp}").as_bytes());
+        name.extend_from_slice(&self.ext);
+        self.dir.join(OsStr::from_bytes(&name))
+    }
+
     /// Lists backups sorted by name time; where both `X.log` and `X.log.gz`
     /// exist only the `.log` is kept (the `.gz` may be half written).
     pub fn list(&self) -> io::Result<Vec<Backup>> {
@@ -153,6 +165,20 @@ mod tests {
         assert_eq!(format_time(t), "2024-01-01T12:00:00.123Z");
         let (_, gz) = n.parse(b"audit-2024-01-01T12-00-00.123.log").unwrap();
         assert!(!gz);
+    }
+
+    #[test]
+    fn backup_path_is_what_parse_reads() {
+        let n = name();
+        let path = n.backup_path(1_767_225_845_123);
+        assert_eq!(
+            path.file_name().unwrap(),
+            "audit-2026-01-01T00-04-05.123.log"
+        );
+        assert_eq!(
+            n.parse(path.file_name().unwrap().as_bytes()),
+            Some((1_767_225_845_123, false))
+        );
     }
 
     #[test]

@@ -1,0 +1,141 @@
+//! TLS for `auditq serve` (rustls): the certificate and key are read again when their
+//! files change (cert-manager renews them in place), checked at most once a second on a
+//! new connection; `--client-ca` requires a client certificate signed by that CA (what
+//! the apiserver's webhook kubeconfig presents).
+
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
+use rustls::{RootCertStore, ServerConfig};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+/// The files named by `--tls-cert`, `--tls-key` and `--client-ca`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: Option<PathBuf>,
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The server configuration (HTTP/2 and HTTP/1.1 offered by ALPN).
+pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, String> {
+    let resolver = Arc::new(Reloading::new(files.cert.clone(), files.key.clone())?);
+    let builder = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let builder = match &files.client_ca {
+        Some(ca) => {
+            let mut roots = RootCertStore::empty();
+            for cert in read_certs(ca)? {
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("{}: {e}", ca.display()))?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+                .build()
+                .map_err(|e| format!("{}: {e}", ca.display()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_cert_resolver(resolver);
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no PEM certificate in it", path.display()));
+    }
+    Ok(certs)
+}
+
+fn load(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, String> {
+    let chain = read_certs(cert)?;
+    let key_der =
+        PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+    let signing = provider()
+        .key_provider
+        .load_private_key(key_der)
+        .map_err(|e| format!("{}: {e}", key.display()))?;
+    let certified = CertifiedKey::new(chain, signing);
+    certified
+        .keys_match()
+        .map_err(|e| format!("{} and {}: {e}", cert.display(), key.display()))?;
+    Ok(Arc::new(certified))
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Serves the current certificate, reading the files again when their mtimes change.
+#[derive(Debug)]
+struct Reloading {
+    cert: PathBuf,
+    key: PathBuf,
+    state: Mutex<Loaded>,
+}
+
+#[derive(Debug)]
+struct Loaded {
+    key: Arc<CertifiedKey>,
+    stamps: (Option<SystemTime>, Option<SystemTime>),
+    checked: Instant,
+}
+
+impl Reloading {
+    fn new(cert: PathBuf, key: PathBuf) -> Result<Reloading, String> {
+        let loaded = Loaded {
+            key: load(&cert, &key)?,
+            stamps: (modified(&cert), modified(&key)),
+            checked: Instant::now(),
+        };
+        Ok(Reloading {
+            cert,
+            key,
+            state: Mutex::new(loaded),
+        })
+    }
+}
+
+impl ResolvesServerCert for Reloading {
+    fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.checked.elapsed() >= Duration::from_secs(1) {
+            state.checked = Instant::now();
+            let stamps = (modified(&self.cert), modified(&self.key));
+            if stamps != state.stamps {
+                // A half-written pair fails to load: keep the old one and try again later.
+                match load(&self.cert, &self.key) {
+                    Ok(key) => {
+                        state.key = key;
+                        state.stamps = stamps;
+                        super::log(
+                            "info",
+                            "tls certificate reloaded",
+                            &[("cert", &self.cert.display().to_string())],
+                        );
+                    }
+                    Err(e) => super::log(
+                        "warn",
+                        "tls certificate not reloaded (keeping the previous one)",
+                        &[("error", &e)],
+                    ),
+                }
+            }
+        }
+        Some(Arc::clone(&state.key))
+    }
+}

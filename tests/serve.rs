@@ -1,0 +1,1281 @@
+//! `auditq serve` over real sockets: batches POSTed the way kube-apiserver's webhook
+//! sends them (EventLists whose items have no kind/apiVersion, `?timeout=30s`), from the
+//! corpus and generated; gzip; concurrent clients; TLS with client certificates (rcgen);
+//! tokens; limits; malformed bodies; backpressure; SIGTERM under load; the rotated
+//! output read back by auditq's own follower and search.
+
+mod common;
+
+use clap::CommandFactory;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_auditq")
+}
+
+/// A running `auditq serve`.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts `auditq serve --listen 127.0.0.1:0 ARGS` with stdout to `stdout`.
+    fn start(args: &[&str], stdout: Stdio) -> Server {
+        Server::start_at("127.0.0.1:0", args, stdout)
+    }
+
+    fn start_at(listen: &str, args: &[&str], stdout: Stdio) -> Server {
+        let mut child = Command::new(bin())
+            .arg("serve")
+            .args(["--listen", listen])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut lines = BufReader::new(child.stderr.take().unwrap());
+        let mut addr = None;
+        let mut line = String::new();
+        while lines.read_line(&mut line).unwrap() > 0 {
+            stderr.lock().unwrap().push_str(&line);
+            if line.contains("msg=listening") {
+                let at = line.split(" addr=").nth(1).unwrap();
+                addr = Some(at.split(' ').next().unwrap().parse().unwrap());
+                break;
+            }
+            line.clear();
+        }
+        let Some(addr) = addr else {
+            panic!("serve did not start: {}", stderr.lock().unwrap().as_str());
+        };
+        let sink = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while lines.read_line(&mut line).unwrap_or(0) > 0 {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
+        Server {
+            child,
+            addr,
+            stderr,
+        }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// SIGTERM, then the exit code.
+    fn stop(mut self) -> (i32, String) {
+        terminate(&self.child);
+        let status = self.child.wait().unwrap();
+        // Let the stderr thread read the last lines.
+        std::thread::sleep(Duration::from_millis(100));
+        let stderr = self.stderr();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        (status.code().unwrap_or(-1), stderr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn terminate(child: &Child) {
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+}
+
+/// One HTTP answer.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: HashMap<String, String>,
+    body: String,
+}
+
+fn request_bytes(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "{method} {target} HTTP/1.1\r\nHost: auditq\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str("\r\n");
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+fn parse_answer(raw: &[u8]) -> Answer {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+        .collect();
+    Answer {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+/// Sends one request over plain HTTP/1.1; `None` if the connection failed.
+fn try_send(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<Answer> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .ok()?;
+    stream
+        .write_all(&request_bytes(method, target, headers, body))
+        .ok()?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).ok()?;
+    raw.starts_with(b"HTTP/").then(|| parse_answer(&raw))
+}
+
+fn send(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Answer {
+    try_send(addr, method, target, headers, body).expect("no answer")
+}
+
+fn post(addr: SocketAddr, body: &[u8]) -> Answer {
+    send(addr, "POST", "/audit?timeout=30s", &[], body)
+}
+
+/// Posts until 200, as the apiserver retries (429/503 with Retry-After).
+fn post_until_ok(addr: SocketAddr, body: &[u8], gzip: bool) -> usize {
+    let zipped;
+    let (body, headers): (&[u8], &[(&str, &str)]) = if gzip {
+        zipped = gz(body);
+        (&zipped, &[("Content-Encoding", "gzip")])
+    } else {
+        (body, &[])
+    };
+    let mut refusals = 0;
+    loop {
+        let answer = send(addr, "POST", "/k8s-audit?timeout=30s", headers, body);
+        match answer.status {
+            200 => return refusals,
+            429 | 503 => {
+                assert!(answer.headers.contains_key("retry-after"), "{answer:?}");
+                refusals += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            _ => panic!("unexpected answer {answer:?}"),
+        }
+    }
+}
+
+fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// An event as the apiserver's webhook sends it: no kind, no apiVersion.
+fn item(id: &str, verb: &str, pad: usize) -> Value {
+    json!({
+        "level": "Metadata",
+        "auditID": id,
+        "stage": "ResponseComplete",
+        "requestURI": format!("/api/v1/namespaces/ns/pods/{}", "p".repeat(pad)),
+        "verb": verb,
+        "user": {"username": "system:serviceaccount:ns:sa", "groups": ["system:authenticated"]},
+        "sourceIPs": ["10.0.0.1"],
+        "userAgent": "kubectl/v1.34.0",
+        "objectRef": {"resource": "pods", "namespace": "ns", "name": "p", "apiVersion": "v1"},
+        "responseStatus": {"metadata": {}, "code": 200},
+        "requestReceivedTimestamp": "2026-01-05T10:00:00.000000Z",
+        "stageTimestamp": "2026-01-05T10:00:00.001000Z",
+        "annotations": {"authorization.k8s.io/decision": "allow"}
+    })
+}
+
+/// The body the apiserver sends: an EventList and a newline.
+fn event_list(items: &[Value]) -> Vec<u8> {
+    let mut body = serde_json::to_vec(&json!({
+        "kind": "EventList",
+        "apiVersion": "audit.k8s.io/v1",
+        "metadata": {},
+        "items": items,
+    }))
+    .unwrap();
+    body.push(b'\n');
+    body
+}
+
+/// Generated batches: `batches` EventLists of `size` items, ids `<tag>-<batch>-<i>`.
+fn generated(tag: &str, batches: usize, size: usize, pad: usize) -> Vec<(Vec<String>, Vec<u8>)> {
+    (0..batches)
+        .map(|b| {
+            let ids: Vec<String> = (0..size).map(|i| format!("{tag}-{b}-{i}")).collect();
+            let verbs = ["get", "list", "delete", "create"];
+            let items: Vec<Value> = ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| item(id, verbs[i % 4], pad))
+                .collect();
+            (ids, event_list(&items))
+        })
+        .collect()
+}
+
+/// auditIDs of output lines, with how often each appears; checks every line is a whole
+/// event with kind and apiVersion.
+fn ids_of(text: &str) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let event: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("output line is not JSON ({e}): {line:.200}"));
+        assert_eq!(event["kind"], "Event", "{line:.200}");
+        *out.entry(event["auditID"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    out
+}
+
+fn read_text(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap()
+}
+
+#[test]
+fn the_webhook_batch_is_filtered_completed_and_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("audit.log");
+    let server = Server::start(
+        &[
+            "verb=delete",
+            "--out",
+            common::arg(&out).as_str(),
+            "--fsync",
+        ],
+        Stdio::null(),
+    );
+    let batches = generated("a", 3, 400, 10);
+    for (_, body) in &batches {
+        let answer = post(server.addr, body);
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert_eq!(answer.body, "{\"events\":400,\"matched\":100}\n");
+    }
+    // Answered 200 means written: the file holds it now.
+    let text = read_text(&out);
+    let ids = ids_of(&text);
+    assert_eq!(ids.len(), 300);
+    assert!(ids.values().all(|&n| n == 1));
+    let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let mut expected = item("a-0-2", "delete", 10);
+    let object = expected.as_object_mut().unwrap();
+    object.insert("kind".into(), json!("Event"));
+    object.insert("apiVersion".into(), json!("audit.k8s.io/v1"));
+    assert_eq!(first, expected);
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .starts_with(r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","#),
+        "kind and apiVersion first, as the log backend writes them"
+    );
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("msg=stopped batches=3 events_written=300 http2_requests=0"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn corpus_events_arrive_once_as_webhook_batches() {
+    let corpus = PathBuf::from(std::env::var_os("AUDITQ_CORPUS").expect("set AUDITQ_CORPUS"));
+    // Every event of the corpus's JSON lines, as the webhook would send it.
+    let mut events = Vec::new();
+    let mut stack = vec![corpus.clone()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        for line in text.lines() {
+            if let Ok(Value::Object(mut event)) = serde_json::from_str::<Value>(line)
+                && event.get("kind") == Some(&json!("Event"))
+                && event.get("apiVersion") == Some(&json!("audit.k8s.io/v1"))
+                && event.get("auditID").is_some()
+            {
+                event.remove("kind");
+                event.remove("apiVersion");
+                events.push(Value::Object(event));
+            }
+        }
+    }
+    assert!(
+        events.len() >= 50,
+        "the corpus has {} v1 events",
+        events.len()
+    );
+    let mut server = Server::start(&["-o", "jsonl"], Stdio::piped());
+    let mut stdout = server.child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).unwrap();
+        text
+    });
+    for chunk in events.chunks(7) {
+        assert_eq!(post(server.addr, &event_list(chunk)).status, 200);
+    }
+    // A real v1beta1 EventList (pretty-printed, items without kind) and real single Events.
+    let list_path = corpus.join("kubernetes__website/audit.md@v1.8-era.eventlist-v1beta1.json");
+    let list = std::fs::read(&list_path).unwrap();
+    let list_items = serde_json::from_slice::<Value>(&list).unwrap()["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(post(server.addr, &list).status, 200);
+    let single = std::fs::read(corpus.join("falcosecurity__falco/delete_secret.json")).unwrap();
+    let answer = post(server.addr, &single);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body, "{\"events\":1,\"matched\":1}\n");
+    terminate(&server.child);
+    let text = reader.join().unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), events.len() + list_items + 1);
+    for (line, event) in lines.iter().zip(&events) {
+        let mut got: Value = serde_json::from_str(line).unwrap();
+        let got = got.as_object_mut().unwrap();
+        assert_eq!(got.remove("kind"), Some(json!("Event")));
+        assert_eq!(got.remove("apiVersion"), Some(json!("audit.k8s.io/v1")));
+        assert_eq!(&Value::Object(got.clone()), event);
+    }
+    for line in &lines[events.len()..events.len() + list_items] {
+        let got: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(got["apiVersion"], "audit.k8s.io/v1beta1", "{line}");
+    }
+    // A single Event is written byte for byte.
+    assert_eq!(
+        lines.last().unwrap().as_bytes(),
+        String::from_utf8_lossy(&single).trim_end().as_bytes()
+    );
+}
+
+#[test]
+fn concurrent_clients_with_gzip_bodies_each_event_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("audit.log");
+    let server = Server::start(&["--out", common::arg(&out).as_str()], Stdio::null());
+    let addr = server.addr;
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            std::thread::spawn(move || {
+                let mut ids = Vec::new();
+                for (i, (batch_ids, body)) in generated(&format!("c{c}"), 10, 400, 0)
+                    .into_iter()
+                    .enumerate()
+                {
+                    post_until_ok(addr, &body, i % 2 == 0);
+                    ids.extend(batch_ids);
+                }
+                ids
+            })
+        })
+        .collect();
+    let mut sent = HashSet::new();
+    for client in clients {
+        sent.extend(client.join().unwrap());
+    }
+    let ids = ids_of(&read_text(&out));
+    assert_eq!(ids.len(), sent.len());
+    assert!(ids.iter().all(|(id, &n)| n == 1 && sent.contains(id)));
+    drop(server);
+}
+
+#[test]
+fn refusals_have_their_status_and_one_line_reason() {
+    let server = Server::start(&["--max-body", "64KiB"], Stdio::null());
+    let addr = server.addr;
+    let ok = event_list(&[item("x", "get", 0)]);
+    assert_eq!(send(addr, "GET", "/audit", &[], b"").status, 405);
+    assert_eq!(send(addr, "PUT", "/k8s-audit", &[], &ok).status, 405);
+    let missing = send(addr, "POST", "/nope?timeout=30s", &[], &ok);
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("/audit or /k8s-audit"), "{missing:?}");
+    // Over the limit: declared, or only once decoded (a gzip bomb).
+    let big = event_list(
+        &(0..200)
+            .map(|i| item(&i.to_string(), "get", 200))
+            .collect::<Vec<_>>(),
+    );
+    assert!(big.len() > 64 << 10);
+    let answer = post(addr, &big);
+    assert_eq!(answer.status, 413, "{answer:?}");
+    assert!(answer.body.contains("--max-body"));
+    let answer = send(
+        addr,
+        "POST",
+        "/audit",
+        &[("Content-Encoding", "gzip")],
+        &gz(&big),
+    );
+    assert_eq!(answer.status, 413, "{answer:?}");
+    for (body, reason) in [
+        (
+            &b"{\"kind\":\"EventList\",\"items\":[{\"verb\":"[..],
+            "malformed JSON: EOF while parsing",
+        ),
+        (b"not json", "malformed JSON"),
+        (b"{\"kind\":\"Pod\"}", "not an audit event"),
+        (b"", "empty body"),
+    ] {
+        let answer = post(addr, body);
+        assert_eq!(answer.status, 400, "{answer:?}");
+        assert!(answer.body.starts_with(reason), "{answer:?}");
+        assert_eq!(answer.body.lines().count(), 1, "{answer:?}");
+    }
+    let answer = send(
+        addr,
+        "POST",
+        "/audit",
+        &[("Content-Encoding", "gzip")],
+        b"not gzip",
+    );
+    assert_eq!(answer.status, 400);
+    assert!(answer.body.starts_with("malformed gzip body"), "{answer:?}");
+    let answer = send(addr, "POST", "/audit", &[("Content-Encoding", "br")], &ok);
+    assert_eq!(answer.status, 415);
+    assert_eq!(post(addr, &ok).status, 200);
+    assert_eq!(send(addr, "GET", "/healthz", &[], b"").body, "ok\n");
+    assert_eq!(send(addr, "GET", "/readyz", &[], b"").body, "ready\n");
+    let metrics = send(addr, "GET", "/metrics", &[], b"").body;
+    for line in [
+        "auditq_serve_batches_total 1\n",
+        "auditq_serve_events_received_total 1\n",
+        "auditq_serve_events_written_total 1\n",
+        "auditq_serve_rejected_total{reason=\"too_large\"} 2\n",
+        "auditq_serve_rejected_total{reason=\"malformed\"} 5\n",
+        "auditq_serve_rejected_total{reason=\"method\"} 2\n",
+        "auditq_serve_rejected_total{reason=\"not_found\"} 1\n",
+        "auditq_serve_rejected_total{reason=\"encoding\"} 1\n",
+        "auditq_serve_queue_depth 0\n",
+        "auditq_serve_write_seconds_count 1\n",
+    ] {
+        assert!(metrics.contains(line), "{line:?} not in\n{metrics}");
+    }
+    // Every refusal was counted, and this source logged once (rate limited).
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0);
+    assert_eq!(
+        stderr.matches("msg=\"request refused\"").count(),
+        1,
+        "{stderr}"
+    );
+}
+
+#[test]
+fn slow_output_gets_backpressure_and_loses_nothing() {
+    // stdout is a pipe nobody reads for a while: the writer blocks, the queue (2) fills.
+    let mut server = Server::start(&["--queue", "2", "--retry-after", "1"], Stdio::piped());
+    let addr = server.addr;
+    let clients: Vec<_> = (0..3)
+        .map(|c| {
+            std::thread::spawn(move || {
+                let mut refusals = 0;
+                let mut ids = Vec::new();
+                for (batch_ids, body) in generated(&format!("s{c}"), 4, 400, 100) {
+                    refusals += post_until_ok(addr, &body, false);
+                    ids.extend(batch_ids);
+                }
+                (ids, refusals)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    let metrics = send(addr, "GET", "/metrics", &[], b"").body;
+    assert!(
+        metrics.contains("auditq_serve_rejected_total{reason=\"busy\"} ")
+            && !metrics.contains("auditq_serve_rejected_total{reason=\"busy\"} 0\n"),
+        "{metrics}"
+    );
+    assert_eq!(send(addr, "GET", "/readyz", &[], b"").status, 503);
+    let mut stdout = server.child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).unwrap();
+        text
+    });
+    let mut sent = HashSet::new();
+    let mut refusals = 0;
+    for client in clients {
+        let (ids, r) = client.join().unwrap();
+        sent.extend(ids);
+        refusals += r;
+    }
+    assert!(refusals > 0);
+    terminate(&server.child);
+    let ids = ids_of(&reader.join().unwrap());
+    assert_eq!(ids.len(), sent.len());
+    assert!(ids.values().all(|&n| n == 1));
+}
+
+#[test]
+fn sigterm_under_load_keeps_every_answered_batch_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("audit.log");
+    let server = Server::start(&["--out", common::arg(&out).as_str()], Stdio::null());
+    let addr = server.addr;
+    let answered = Arc::new(Mutex::new(Vec::new()));
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let answered = Arc::clone(&answered);
+            std::thread::spawn(move || {
+                for b in 0..500 {
+                    let (ids, body) = generated(&format!("t{c}-{b}"), 1, 400, 0).remove(0);
+                    match try_send(addr, "POST", "/audit?timeout=30s", &[], &body) {
+                        Some(a) if a.status == 200 => answered.lock().unwrap().push(ids),
+                        Some(a) if a.status == 503 || a.status == 429 => {}
+                        Some(a) => panic!("{a:?}"),
+                        None => return, // the server is gone
+                    }
+                }
+            })
+        })
+        .collect();
+    // SIGTERM once batches are flowing.
+    while answered.lock().unwrap().len() < 8 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0, "{stderr}");
+    for client in clients {
+        client.join().unwrap();
+    }
+    let written = ids_of(&read_text(&out));
+    assert!(written.values().all(|&n| n == 1), "an event written twice");
+    let answered = answered.lock().unwrap();
+    assert!(!answered.is_empty());
+    for ids in answered.iter() {
+        assert!(
+            ids.iter().all(|id| written.contains_key(id)),
+            "answered 200 but lost"
+        );
+    }
+    // What was written is whole batches only.
+    assert_eq!(written.len() % 400, 0);
+}
+
+#[test]
+fn rotated_output_is_read_back_once_by_follow_and_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("audit.log");
+    let out_arg = common::arg(&out);
+    let server = Server::start(
+        &["--out", &out_arg, "--max-size", "1", "--compress"],
+        Stdio::null(),
+    );
+    let elsewhere = tempfile::tempdir().unwrap();
+    let follow_out = elsewhere.path().join("followed");
+    let mut follower = Command::new(bin())
+        .args(["-f", "--from-start", "--", &out_arg])
+        .stdout(std::fs::File::create(&follow_out).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut sent = HashSet::new();
+    // ~1 KB events: 16 batches of 400 make about six files of 1 MiB.
+    for (ids, body) in generated("r", 16, 400, 500) {
+        post_until_ok(server.addr, &body, false);
+        sent.extend(ids);
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    let (code, _) = server.stop();
+    assert_eq!(code, 0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while read_text(&follow_out).lines().count() < sent.len() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    terminate(&follower);
+    follower.wait().unwrap();
+    let followed = ids_of(&read_text(&follow_out));
+    assert_eq!(followed.len(), sent.len());
+    assert!(
+        followed.values().all(|&n| n == 1),
+        "follow read an event twice"
+    );
+    // Backups with lumberjack's names, gzipped (once the mill has run).
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("audit-"))
+        .collect();
+    assert!(names.len() >= 4, "{names:?}");
+    assert!(
+        names
+            .iter()
+            .all(|n| n.len() == "audit-2026-01-05T10-00-00.000.log.gz".len()
+                && n.ends_with(".log.gz")),
+        "{names:?}"
+    );
+    let search = Command::new(bin())
+        .arg(dir.path().join(".").to_str().unwrap())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(search.stdout).unwrap();
+    let searched = ids_of(&text);
+    assert_eq!(searched.len(), sent.len());
+    assert!(
+        searched.values().all(|&n| n == 1),
+        "search read an event twice"
+    );
+}
+
+/// Certificates made with rcgen: a CA, a server certificate for 127.0.0.1, a client
+/// certificate signed by the CA, and one signed by another CA.
+struct Pki {
+    dir: tempfile::TempDir,
+    ca_pem: String,
+    client: (String, String),
+    stranger: (String, String),
+}
+
+fn ca(name: &str) -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    rcgen::CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
+}
+
+/// (certificate, key) PEM for `names`, signed by `issuer`.
+fn leaf(
+    names: &[&str],
+    issuer: &rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+) -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let cert = rcgen::CertificateParams::new(names)
+        .unwrap()
+        .signed_by(&key, issuer)
+        .unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+fn pki() -> Pki {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = ca("auditq test CA");
+    let (server_cert, server_key) = leaf(&["127.0.0.1", "localhost"], &ca);
+    std::fs::write(dir.path().join("ca.crt"), ca.pem()).unwrap();
+    std::fs::write(dir.path().join("server.crt"), &server_cert).unwrap();
+    std::fs::write(dir.path().join("server.key"), &server_key).unwrap();
+    std::fs::write(
+        dir.path().join("tokens"),
+        "# token,user,uid\ns3cret,kube-apiserver,1\n",
+    )
+    .unwrap();
+    let client = leaf(&["kube-apiserver"], &ca);
+    let stranger = leaf(&["stranger"], &self::ca("someone else"));
+    Pki {
+        ca_pem: ca.pem(),
+        dir,
+        client,
+        stranger,
+    }
+}
+
+/// One request over TLS (HTTP/1.1), with a client certificate if given.
+fn tls_send(
+    addr: SocketAddr,
+    ca_pem: &str,
+    client: Option<&(String, String)>,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Answer, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap())
+        .unwrap();
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let config = match client {
+        Some((cert, key)) => builder
+            .with_client_auth_cert(
+                vec![CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()],
+                PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
+            )
+            .unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    let conn =
+        rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("127.0.0.1").unwrap())
+            .unwrap();
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(&request_bytes("POST", "/audit?timeout=30s", headers, body))
+        .map_err(|e| e.to_string())?;
+    let mut raw = Vec::new();
+    match tls.read_to_end(&mut raw) {
+        Ok(_) => {}
+        // The server may close without close_notify after answering.
+        Err(e) if !raw.is_empty() && e.kind() == std::io::ErrorKind::UnexpectedEof => {}
+        Err(e) => return Err(e.to_string()),
+    }
+    if raw.is_empty() {
+        return Err("no answer".into());
+    }
+    Ok(parse_answer(&raw))
+}
+
+#[test]
+fn tls_requires_the_client_certificate_and_the_token() {
+    let pki = pki();
+    let p = |name: &str| common::arg(&pki.dir.path().join(name));
+    let out = pki.dir.path().join("audit.log");
+    let server = Server::start(
+        &[
+            "--tls-cert",
+            &p("server.crt"),
+            "--tls-key",
+            &p("server.key"),
+            "--client-ca",
+            &p("ca.crt"),
+            "--token-file",
+            &p("tokens"),
+            "--out",
+            &common::arg(&out),
+        ],
+        Stdio::null(),
+    );
+    assert!(server.stderr().contains("tls=on client_certs=required"));
+    let body = event_list(&[item("tls-1", "get", 0)]);
+    let token = [("Authorization", "Bearer s3cret")];
+    let answer = tls_send(server.addr, &pki.ca_pem, Some(&pki.client), &token, &body).unwrap();
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let wrong = [("Authorization", "Bearer s3cres")];
+    let answer = tls_send(server.addr, &pki.ca_pem, Some(&pki.client), &wrong, &body).unwrap();
+    assert_eq!(answer.status, 401);
+    assert_eq!(
+        answer.headers.get("www-authenticate").map(String::as_str),
+        Some("Bearer")
+    );
+    let answer = tls_send(server.addr, &pki.ca_pem, Some(&pki.client), &[], &body).unwrap();
+    assert_eq!(answer.status, 401);
+    // No client certificate, or one from another CA: no TLS session at all.
+    assert!(tls_send(server.addr, &pki.ca_pem, None, &token, &body).is_err());
+    assert!(tls_send(server.addr, &pki.ca_pem, Some(&pki.stranger), &token, &body).is_err());
+    // Plain HTTP to the TLS port is no request either.
+    assert!(try_send(server.addr, "POST", "/audit", &[], &body).is_none_or(|a| a.status != 200));
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0);
+    assert_eq!(ids_of(&read_text(&out)).len(), 1);
+    assert!(stderr.contains("reason=unauthorized"), "{stderr}");
+}
+
+#[test]
+fn tls_certificate_is_reloaded_when_its_files_change() {
+    let pki = pki();
+    let p = |name: &str| common::arg(&pki.dir.path().join(name));
+    let server = Server::start(
+        &[
+            "--tls-cert",
+            &p("server.crt"),
+            "--tls-key",
+            &p("server.key"),
+        ],
+        Stdio::null(),
+    );
+    let body = event_list(&[item("r-1", "get", 0)]);
+    assert_eq!(
+        tls_send(server.addr, &pki.ca_pem, None, &[], &body)
+            .unwrap()
+            .status,
+        200
+    );
+    // A new pair from another CA: clients trusting only the old CA now fail.
+    let other = pki_other_server();
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(pki.dir.path().join("server.key"), &other.1).unwrap();
+    std::fs::write(pki.dir.path().join("server.crt"), &other.0).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    let _ = tls_send(server.addr, &pki.ca_pem, None, &[], &body); // triggers the check
+    assert!(tls_send(server.addr, &pki.ca_pem, None, &[], &body).is_err());
+    assert_eq!(
+        tls_send(server.addr, &other.2, None, &[], &body)
+            .unwrap()
+            .status,
+        200
+    );
+    assert!(server.stderr().contains("msg=\"tls certificate reloaded\""));
+}
+
+/// (server cert, key, CA) of a second CA.
+fn pki_other_server() -> (String, String, String) {
+    let ca = ca("another CA");
+    let (cert, key) = leaf(&["127.0.0.1"], &ca);
+    (cert, key, ca.pem())
+}
+
+#[test]
+fn serve_options_stay_in_the_subcommand() {
+    let run = |args: &[&str]| {
+        let o = Command::new(bin()).args(args).output().unwrap();
+        (
+            o.status.code().unwrap(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    // Serve options are not options of a search, and search options not of serve.
+    let (code, err) = run(&["--max-size", "1", "verb=get"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, err) = run(&["serve", "--stats"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--stats"), "{err}");
+    let (code, err) = run(&["-c", "serve"]);
+    assert_eq!(code, 2, "a search option before `serve`: {err}");
+    // No plain HTTP beyond loopback unless asked.
+    let (code, err) = run(&["serve", "--listen", "0.0.0.0:0"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--insecure-listen"), "{err}");
+    for (args, needs) in [
+        (&["serve", "--fsync"][..], "--out"),
+        (&["serve", "--compress"], "--max-size"),
+        (&["serve", "--client-ca", "x"], "--tls-cert"),
+        (&["serve", "--token-file", "x"], "--tls-cert"),
+        (&["serve", "-o", "json"], "never ends"),
+        (&["serve", "--path", "audit"], "not a path"),
+    ] {
+        let (code, err) = run(args);
+        assert_eq!(code, 2, "{args:?}");
+        assert!(err.contains(needs), "{args:?}: {err}");
+    }
+    let o = Command::new(bin())
+        .args(["serve", "--print-kubeconfig", "https://auditq:9780/audit"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("    server: https://auditq:9780/audit\n"),
+        "{text}"
+    );
+    assert!(text.contains("client-certificate:"));
+    // A file named `serve` is still searched when it is not the first argument, or
+    // after `--`.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("serve"),
+        event_list(&[item("f", "delete", 0)]),
+    )
+    .unwrap();
+    for args in [&["verb=delete", "serve"][..], &["--", "serve"]] {
+        let o = Command::new(bin())
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?}");
+        let text = String::from_utf8(o.stdout).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains("\"auditID\":\"f\""), "{text}");
+    }
+}
+
+/// Where each `auditq serve` option is tested (a new option fails until it is listed).
+#[test]
+fn every_serve_option_is_tested() {
+    let tested = [
+        (
+            "query",
+            "the_webhook_batch_is_filtered_completed_and_answered",
+        ),
+        ("query_flag", "serve_options_stay_in_the_subcommand (clap)"),
+        ("listen", "every test (127.0.0.1:0)"),
+        ("insecure_listen", "serve_options_stay_in_the_subcommand"),
+        ("path", "refusals_have_their_status_and_one_line_reason"),
+        (
+            "out",
+            "the_webhook_batch_is_filtered_completed_and_answered",
+        ),
+        ("output", "corpus_events_arrive_once_as_webhook_batches"),
+        (
+            "max_size",
+            "rotated_output_is_read_back_once_by_follow_and_search",
+        ),
+        (
+            "max_backups",
+            "rotate.rs unit test prunes_and_compresses_like_lumberjack",
+        ),
+        (
+            "max_age",
+            "rotate.rs removes_backups_older_than_max_age_by_their_names",
+        ),
+        (
+            "compress",
+            "rotated_output_is_read_back_once_by_follow_and_search",
+        ),
+        (
+            "fsync",
+            "the_webhook_batch_is_filtered_completed_and_answered",
+        ),
+        (
+            "tls_cert",
+            "tls_requires_the_client_certificate_and_the_token",
+        ),
+        (
+            "tls_key",
+            "tls_certificate_is_reloaded_when_its_files_change",
+        ),
+        (
+            "client_ca",
+            "tls_requires_the_client_certificate_and_the_token",
+        ),
+        (
+            "token_file",
+            "tls_requires_the_client_certificate_and_the_token",
+        ),
+        ("max_body", "refusals_have_their_status_and_one_line_reason"),
+        ("queue", "slow_output_gets_backpressure_and_loses_nothing"),
+        (
+            "retry_after",
+            "slow_output_gets_backpressure_and_loses_nothing",
+        ),
+        ("print_kubeconfig", "serve_options_stay_in_the_subcommand"),
+        ("forward", "forward_sends_the_matches_on_to_another_webhook"),
+        ("help", "clap"),
+    ];
+    let command = auditq::cli::args::Args::command();
+    let serve = command.find_subcommand("serve").unwrap();
+    for arg in serve.get_arguments() {
+        let id = arg.get_id().as_str();
+        assert!(
+            tested.iter().any(|(t, _)| *t == id),
+            "serve option `{id}` is not listed in tests/serve.rs"
+        );
+    }
+}
+
+/// The Go driver (tests/webhook: kube-apiserver's webhook backend), built once per test
+/// process in module mode; Go's build cache makes later builds fast.
+fn driver() -> PathBuf {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let bin = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("webhook-driver");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/webhook");
+        let go = if Path::new("/usr/local/go/bin/go").exists() {
+            "/usr/local/go/bin/go"
+        } else {
+            "go"
+        };
+        let out = Command::new(go)
+            .args(["build", "-o"])
+            .arg(&bin)
+            .arg(".")
+            .current_dir(&src)
+            .env("GOTOOLCHAIN", "local")
+            .env("GOFLAGS", "-mod=readonly")
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run go ({e}): Go 1.26 or later is needed (tests/webhook/go.mod)")
+            });
+        assert!(
+            out.status.success(),
+            "building tests/webhook failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        bin
+    })
+    .clone()
+}
+
+/// A free port on 127.0.0.1 (to restart a server on the same address).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The kubeconfig `--print-kubeconfig` prints, with the test's certificate paths.
+fn webhook_kubeconfig(pki: &Pki, url: &str) -> PathBuf {
+    let o = Command::new(bin())
+        .args(["serve", "--print-kubeconfig", url])
+        .output()
+        .unwrap();
+    let dir = pki.dir.path();
+    std::fs::write(dir.join("client.crt"), &pki.client.0).unwrap();
+    std::fs::write(dir.join("client.key"), &pki.client.1).unwrap();
+    let text = String::from_utf8(o.stdout)
+        .unwrap()
+        .replace("/etc/kubernetes/auditq/", &format!("{}/", dir.display()));
+    let path = dir.join("webhook.kubeconfig");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// (auditID, stage) of each line, counted.
+fn keys_of(text: &str) -> BTreeMap<(String, String), usize> {
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let event: Value = serde_json::from_str(line).unwrap();
+        let key = (
+            event["auditID"].as_str().unwrap_or("").to_string(),
+            event["stage"].as_str().unwrap_or("").to_string(),
+        );
+        *out.entry(key).or_default() += 1;
+    }
+    out
+}
+
+/// Runs the driver against `auditq serve` over TLS with a client certificate; with
+/// `restart`, the server is stopped (SIGTERM) and started again on the same port while
+/// the driver sends. Returns (what was sent, what was written).
+fn drive(mode: &str, extra: &[&str], restart: bool) -> (String, String) {
+    let pki = pki();
+    let p = |name: &str| common::arg(&pki.dir.path().join(name));
+    let listen = format!("127.0.0.1:{}", free_port());
+    let kubeconfig = webhook_kubeconfig(&pki, &format!("https://{listen}/audit"));
+    let out = p("audit.log");
+    let args = [
+        "--tls-cert",
+        &p("server.crt"),
+        "--tls-key",
+        &p("server.key"),
+        "--client-ca",
+        &p("ca.crt"),
+        "--out",
+        &out,
+    ];
+    let server = Server::start_at(&listen, &args, Stdio::null());
+    let mut sender = Command::new(driver())
+        .args(["-kubeconfig", &common::arg(&kubeconfig), "-mode", mode])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let server = if restart {
+        std::thread::sleep(Duration::from_millis(1200));
+        let (code, stderr) = server.stop();
+        assert_eq!(code, 0, "{stderr}");
+        std::thread::sleep(Duration::from_millis(800));
+        Server::start_at(&listen, &args, Stdio::null())
+    } else {
+        server
+    };
+    let mut sent = String::new();
+    sender
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut sent)
+        .unwrap();
+    let mut errors = String::new();
+    sender
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut errors)
+        .unwrap();
+    assert!(sender.wait().unwrap().success(), "{errors}");
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0, "{stderr}");
+    // Go's client negotiated HTTP/2 (ALPN), as the apiserver's does.
+    assert!(!stderr.contains("http2_requests=0"), "{stderr}");
+    assert!(stderr.contains("http2_requests="), "{stderr}");
+    (sent, read_text(Path::new(&out)))
+}
+
+#[test]
+fn real_webhook_sender_delivers_corpus_and_generated_events_once() {
+    // The corpus's v1 events (as JSON lines the driver converts to the apiserver's
+    // internal events), then generated ones, in batch mode.
+    let corpus = PathBuf::from(std::env::var_os("AUDITQ_CORPUS").expect("set AUDITQ_CORPUS"));
+    let mut lines = String::new();
+    let mut expected: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut stack = vec![corpus];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        for line in text.lines() {
+            if let Ok(event) = serde_json::from_str::<Value>(line)
+                && event["kind"] == "Event"
+                && event["apiVersion"] == "audit.k8s.io/v1"
+            {
+                lines.push_str(line);
+                lines.push('\n');
+                let key = (
+                    event["auditID"].as_str().unwrap_or("").to_string(),
+                    event["stage"].as_str().unwrap_or("").to_string(),
+                );
+                *expected.entry(key).or_default() += 1;
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, &lines).unwrap();
+    for i in 0..5000 {
+        *expected
+            .entry((format!("gen-{i}"), "ResponseComplete".to_string()))
+            .or_default() += 1;
+    }
+    let (sent, written) = drive(
+        "batch",
+        &[
+            "-events",
+            &common::arg(&events),
+            "-generate",
+            "5000",
+            "-batch-max-wait",
+            "200ms",
+        ],
+        false,
+    );
+    // Events Go cannot read (a corpus line with a time in another layout) are skipped
+    // by the driver, which names them.
+    let mut sent_count = 0;
+    for line in sent.lines() {
+        if let Some(rest) = line.strip_prefix("skip ") {
+            let (id, stage) = rest.split_once(' ').unwrap();
+            let n = expected
+                .get_mut(&(id.to_string(), stage.to_string()))
+                .unwrap();
+            *n -= 1;
+        } else if let Some(n) = line.strip_prefix("sent ") {
+            sent_count = n.parse().unwrap();
+        }
+    }
+    expected.retain(|_, n| *n > 0);
+    assert_eq!(sent_count, expected.values().sum::<usize>());
+    assert!(sent_count > 5000);
+    assert_eq!(keys_of(&written), expected);
+}
+
+#[test]
+fn real_webhook_sender_loses_nothing_across_a_restart() {
+    for mode in ["batch", "blocking"] {
+        let (sent, written) = drive(
+            mode,
+            &[
+                "-generate",
+                "1500",
+                "-pace",
+                "2ms",
+                "-batch-max-wait",
+                "200ms",
+            ],
+            true,
+        );
+        assert_eq!(sent.trim(), "sent 1500", "{mode}");
+        let keys = keys_of(&written);
+        assert_eq!(keys.len(), 1500, "{mode}: events lost");
+        assert!(keys.values().all(|&n| n == 1), "{mode}: an event twice");
+    }
+}
+
+#[test]
+fn forward_sends_the_matches_on_to_another_webhook() {
+    // The next webhook is another auditq serve.
+    let mut next = Server::start(&[], Stdio::piped());
+    let mut stdout = next.child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).unwrap();
+        text
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("audit.log");
+    let target = format!("http://{}/k8s-audit", next.addr);
+    let first = Server::start(
+        &[
+            "verb=delete",
+            "--out",
+            &common::arg(&out),
+            "--forward",
+            &target,
+        ],
+        Stdio::null(),
+    );
+    let mut deletes = HashSet::new();
+    for (ids, body) in generated("fw", 3, 400, 0) {
+        assert_eq!(post(first.addr, &body).status, 200);
+        deletes.extend(ids.into_iter().skip(2).step_by(4));
+    }
+    let metrics_deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let metrics = send(first.addr, "GET", "/metrics", &[], b"").body;
+        if metrics.contains("auditq_serve_events_forwarded_total 300\n") {
+            break;
+        }
+        assert!(Instant::now() < metrics_deadline, "{metrics}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (code, _) = first.stop();
+    assert_eq!(code, 0);
+    terminate(&next.child);
+    let forwarded = ids_of(&reader.join().unwrap());
+    let written = ids_of(&read_text(&out));
+    assert_eq!(written.len(), 300);
+    assert_eq!(forwarded, written);
+    assert!(forwarded.keys().all(|id| deletes.contains(id)));
+    // --forward takes JSON only, and http:// only (for now).
+    let o = Command::new(bin())
+        .args(["serve", "--forward", &target, "-o", "table"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let o = Command::new(bin())
+        .args(["serve", "--forward", "https://falco:9765/k8s-audit"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let _ = &mut next;
+}
