@@ -852,6 +852,7 @@ mod tests {
             tl.event(&Matched {
                 text: b"",
                 key: &key,
+                meta: None,
             })
             .unwrap();
         }
