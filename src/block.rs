@@ -3,6 +3,7 @@
 //! [`crate::framing`]), so blocks are independent and workers run this in parallel;
 //! follow mode runs the same code on what each wake-up brings.
 
+use crate::envelope::{self, Found, Wants};
 use crate::framing::{self, Framer, Line, Note, Record, Skip, legacy};
 use crate::parse::{Json, ParseError, Parser};
 use crate::prefilter::Prefilter;
@@ -27,6 +28,9 @@ pub struct Plan {
     pub max_line_bytes: usize,
     /// Whether each match carries its time, auditID and stage (`--dedupe`, `--merge`).
     pub meta: bool,
+    /// `--unwrap`: an event found inside an envelope (AKS, CloudWatch, GKE) is printed as
+    /// the Kubernetes event alone instead of the envelope record.
+    pub unwrap: bool,
 }
 
 impl Plan {
@@ -45,6 +49,7 @@ impl Plan {
             strict: false,
             max_line_bytes: crate::limits::DEFAULT_MAX_LINE_BYTES,
             meta: false,
+            unwrap: false,
         }
     }
 }
@@ -111,6 +116,8 @@ pub struct BlockProcessor {
     parser: Parser,
     /// A multi-line document with its prefixes removed.
     joined: Vec<u8>,
+    /// Events found inside envelopes, waiting for their own parse.
+    found: Found,
 }
 
 /// Processing stops (`--strict` met an invalid line).
@@ -124,6 +131,7 @@ impl BlockProcessor {
             plan,
             parser: Parser::default(),
             joined: Vec::new(),
+            found: Found::default(),
         }
     }
 
@@ -269,11 +277,19 @@ impl BlockProcessor {
         match framing::classify(line) {
             Line::Blank => self.skip(block, start, Skip::Blank, result),
             Line::Klog => self.skip(block, start, Skip::Klog, result),
-            Line::Other => self.skip(block, start, Skip::NotJson, result),
+            Line::Other => match self.csv_row(line, result) {
+                Some(0) => self.skip(block, start, Skip::NotAnEvent, result),
+                Some(_) => Ok(()),
+                None => self.skip(block, start, Skip::NotJson, result),
+            },
             Line::Json(json) => match self.evaluate(json, Some(json), result) {
                 Ok(0) => self.skip(block, start, Skip::NotAnEvent, result),
                 Ok(_) => Ok(()),
-                Err(_) => self.skip(block, start, Skip::InvalidJson, result),
+                Err(_) => match self.concatenated(json, result) {
+                    Some(0) => self.skip(block, start, Skip::NotAnEvent, result),
+                    Some(_) => Ok(()),
+                    None => self.skip(block, start, Skip::InvalidJson, result),
+                },
             },
             Line::Legacy(text) => match legacy::to_event_json(text) {
                 Some(json) => match self.evaluate(&json, None, result) {
@@ -284,6 +300,58 @@ impl BlockProcessor {
                 None => self.skip(block, start, Skip::InvalidJson, result),
             },
         }
+    }
+
+    /// A line of JSON values back to back without line ends (CloudWatch subscription
+    /// records as Firehose writes them to S3): each value read on its own. `None` when
+    /// the line is not two or more whole JSON values.
+    fn concatenated(&mut self, json: &[u8], result: &mut BlockResult) -> Option<usize> {
+        let mut stream =
+            serde_json::Deserializer::from_slice(json).into_iter::<serde::de::IgnoredAny>();
+        let mut ends = Vec::new();
+        while let Some(Ok(_)) = stream.next() {
+            ends.push(stream.byte_offset());
+        }
+        if ends.len() < 2 || !json[stream.byte_offset()..].trim_ascii().is_empty() {
+            return None;
+        }
+        let mut count = 0;
+        let mut start = 0;
+        for end in ends {
+            let piece = json[start..end].trim_ascii();
+            start = end;
+            count += self.evaluate(piece, Some(piece), result).unwrap_or(0);
+        }
+        Some(count)
+    }
+
+    /// A row of a CSV export (CloudWatch Logs Insights: `@timestamp,@message`) whose
+    /// cells hold JSON: each such cell read as a document. `None` when no cell does.
+    fn csv_row(&mut self, line: &[u8], result: &mut BlockResult) -> Option<usize> {
+        if memchr::memmem::find(line, b",\"{").is_none() && !line.starts_with(b"\"{") {
+            return None;
+        }
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(line);
+        let mut row = csv::ByteRecord::new();
+        if !reader.read_byte_record(&mut row).ok()? {
+            return None;
+        }
+        let mut seen_json = false;
+        let mut count = 0;
+        for cell in row.iter() {
+            let cell = cell.trim_ascii();
+            if cell.first() != Some(&b'{') {
+                continue;
+            }
+            if let Ok(n) = self.evaluate(cell, Some(cell), result) {
+                seen_json = true;
+                count += n;
+            }
+        }
+        seen_json.then_some(count)
     }
 
     fn skip(&self, block: &[u8], start: usize, kind: Skip, result: &mut BlockResult) -> Flow {
@@ -304,7 +372,8 @@ impl BlockProcessor {
         Ok(())
     }
 
-    /// Parses a JSON document and evaluates each event in it; returns how many there were.
+    /// Parses a JSON document and evaluates each event in it, including events inside
+    /// envelopes ([`crate::envelope`]); returns how many there were.
     fn evaluate(
         &mut self,
         json: &[u8],
@@ -313,9 +382,77 @@ impl BlockProcessor {
     ) -> Result<usize, ParseError> {
         result.counters.parsed += 1;
         let plan = &self.plan;
-        self.parser.with_parsed(json, |root| {
-            visit_events(root, original, &mut |ev, orig| emit(plan, ev, orig, result))
-        })
+        let wants = Wants {
+            event: plan.unwrap,
+            record: !plan.unwrap && plan.writer.format == crate::sink::Format::Jsonl,
+        };
+        let mut found = std::mem::take(&mut self.found);
+        found.events.clear();
+        found.seen.clear();
+        let count = self.parser.with_parsed(json, |root| {
+            visit_events(
+                root,
+                original,
+                &mut |ev, orig| emit(plan, ev, orig, result),
+                &mut |v, is_root| {
+                    envelope::open(v, is_root && original.is_some(), wants, &mut found);
+                },
+            )
+        });
+        let count = match count {
+            Ok(count) => count,
+            Err(e) => {
+                self.found = found;
+                return Err(e);
+            }
+        };
+        for seen in found.seen.drain(..) {
+            *result.counters.seen.entry(seen.label()).or_default() += 1;
+        }
+        let mut unwrapped = 0;
+        for item in found.events.drain(..) {
+            let printed: Option<&[u8]> = if plan.unwrap {
+                Some(&item.event)
+            } else if plan.writer.format != crate::sink::Format::Jsonl {
+                None
+            } else if item.record.is_empty() {
+                original
+            } else {
+                Some(&item.record)
+            };
+            let outcome = self.parser.with_parsed(&item.merged, |root| {
+                if is_event(root) {
+                    emit(plan, root, printed, result);
+                    true
+                } else {
+                    false
+                }
+            });
+            match outcome {
+                Ok(true) => {
+                    unwrapped += 1;
+                    if let Some(kind) = item.kind {
+                        *result.counters.seen.entry(kind.label()).or_default() += 1;
+                    }
+                }
+                Ok(false) => {
+                    *result
+                        .counters
+                        .seen
+                        .entry(envelope::Seen::WrappedNonEvent.label())
+                        .or_default() += 1
+                }
+                Err(_) => {
+                    *result
+                        .counters
+                        .seen
+                        .entry(envelope::Seen::WrappedText.label())
+                        .or_default() += 1
+                }
+            }
+        }
+        self.found = found;
+        Ok(count + unwrapped)
     }
 }
 
@@ -336,12 +473,15 @@ impl Filter<'_> {
 }
 
 /// Calls `on_event` for each audit event in a document: the document itself, the items
-/// of an EventList, or the elements of a JSON array (at any depth). Returns how many there
-/// were. Iterative, so nesting never costs native stack.
+/// of an EventList, or the elements of a JSON array (at any depth); and `on_other` for
+/// every other value met (with whether it is the whole document), where envelopes are
+/// looked for. Returns how many events there were. Iterative, so nesting never costs
+/// native stack.
 fn visit_events<'t, 'i>(
     root: Json<'t, 'i>,
     original: Option<&[u8]>,
     on_event: &mut dyn FnMut(Json<'t, 'i>, Option<&[u8]>),
+    on_other: &mut dyn FnMut(Json<'t, 'i>, bool),
 ) -> usize {
     let mut count = 0;
     if is_event(root) {
@@ -350,7 +490,9 @@ fn visit_events<'t, 'i>(
     }
     let mut stack = vec![root];
     let mut children = Vec::new();
+    let mut first = true;
     while let Some(value) = stack.pop() {
+        let is_root = std::mem::take(&mut first);
         let items = if value.is_array() {
             Some(value)
         } else if value.get("kind").and_then(|k| k.as_str()) == Some("EventList") {
@@ -362,6 +504,9 @@ fn visit_events<'t, 'i>(
             if is_event(value) {
                 on_event(value, None);
                 count += 1;
+            } else {
+                // Not an event: an envelope, perhaps (see `crate::envelope`).
+                on_other(value, is_root);
             }
             continue;
         };

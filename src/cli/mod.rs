@@ -145,6 +145,7 @@ fn plan(config: &Config) -> Plan {
         strict: config.strict,
         max_line_bytes: config.max_line_bytes,
         meta: config.dedupe || config.merge.is_some(),
+        unwrap: config.unwrap,
     }
 }
 
@@ -202,6 +203,9 @@ fn run_search(config: &Config) -> Result<i32, Error> {
         bar.finish();
     }
     let outcome = outcome.map_err(Error::Output)?;
+    for note in &outcome.empty_inputs {
+        let _ = writeln!(err, "{}", report::warning_line(note));
+    }
     if !config.strict {
         Report::invalid_lines_hint(&outcome.first_skips, &outcome.totals, &mut err);
     }

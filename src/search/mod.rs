@@ -85,6 +85,9 @@ pub struct Outcome {
     pub had_error: bool,
     /// Per input: the first line of each skip kind, for the hint printed at the end.
     pub first_skips: Vec<(String, Skip, u64)>,
+    /// Inputs read that yielded no audit event, and what they held (see
+    /// [`crate::report::Report::empty_inputs`]).
+    pub empty_inputs: Vec<String>,
 }
 
 struct Job {
@@ -657,10 +660,12 @@ impl<'a> Writer<'a> {
         }
         let inputs: Vec<Input> = self.targets.iter().map(|t| t.input.clone()).collect();
         let first_skips = self.report.first_skips(&inputs);
+        let empty_inputs = self.report.empty_inputs(&inputs);
         Ok(Outcome {
             totals,
             had_error: self.had_error,
             first_skips,
+            empty_inputs,
         })
     }
 }

@@ -380,7 +380,12 @@ mod tests {
         let mut out = Vec::new();
         let mut s = Summary::new(top, json, &mut out);
         for k in keys {
-            s.event(&Matched { text: b"", key: k, meta: None }).unwrap();
+            s.event(&Matched {
+                text: b"",
+                key: k,
+                meta: None,
+            })
+            .unwrap();
         }
         s.finish(&Totals::default()).unwrap();
         String::from_utf8(out).unwrap()
