@@ -127,6 +127,11 @@ pub fn request(method: &str, resource_name: Option<&str>) -> Request {
                 out.subresource = tail.get(1).map(|s| s.to_string());
             }
         }
+        // The API server sets a namespace object's namespace to its name
+        // (k8s.io/apiserver endpoints/request/requestinfo.go); so does this mapping.
+        if out.resource.as_deref() == Some("namespaces") && out.namespace.is_none() {
+            out.namespace = out.name.clone();
+        }
         let group = out.group.as_deref().unwrap_or("");
         let prefix = if group.is_empty() {
             "/api".to_string()
@@ -363,7 +368,7 @@ mod tests {
             (r.resource.as_deref(), r.name.as_deref()),
             (Some("namespaces"), Some("prod"))
         );
-        assert_eq!(r.namespace, None);
+        assert_eq!(r.namespace.as_deref(), Some("prod"));
         let r = req(
             "io.k8s.core.v1.namespaces.status.update",
             "core/v1/namespaces/prod/status",
