@@ -22,6 +22,11 @@ pub fn warning_line(message: &str) -> String {
     format!("{PREFIX}warning: {message}")
 }
 
+/// The note on an input that yielded no audit event: what its lines were.
+pub fn no_event_note(name: &str, c: &crate::sink::Counters) -> String {
+    format!("{name}: no audit event in {} line(s); {}", c.lines, held(c))
+}
+
 /// What the lines of an input were, when none was an audit event.
 pub fn held(c: &crate::sink::Counters) -> String {
     let mut parts: Vec<String> = Skip::ALL
@@ -164,18 +169,14 @@ impl<'a> Report<'a> {
         Ok(false)
     }
 
-    /// Never a silent zero: for each input that was read and yielded no audit event, what
-    /// it held instead (kinds of lines, envelopes recognised and what their records were).
-    pub fn empty_inputs(&self, inputs: &[Input]) -> Vec<String> {
+    /// Never a silent zero: each input that was read and yielded no audit event, with
+    /// what its lines were (see [`held`]). With the prefilter on, lines without a needle
+    /// were not looked at: the caller looks again before saying anything.
+    pub fn empty_inputs(&self, inputs: &[Input]) -> Vec<(Input, crate::sink::Counters)> {
         self.per_input
             .iter()
             .filter(|(_, c)| c.events == 0 && c.lines > 0)
-            .map(|(input, c)| {
-                let name = inputs
-                    .get(*input)
-                    .map_or_else(|| "(input)".to_string(), Input::display_name);
-                format!("{name}: no audit event in {} line(s); {}", c.lines, held(c))
-            })
+            .filter_map(|(input, c)| Some((inputs.get(*input)?.clone(), c.clone())))
             .collect()
     }
 

@@ -1,4 +1,4 @@
-//! Runs every example in docs/query.md: in ```console blocks, a `$ auditq …` line is a
+//! Runs every example in docs/query.md and docs/formats.md: in ```console blocks, a `$ auditq …` line is a
 //! command, an optional `? N` line its exit code (default 0), and the lines up to the next
 //! command its exact output (stdout, then stderr).
 
@@ -86,10 +86,20 @@ fn shell_words(text: &str) -> Vec<String> {
 
 #[test]
 fn query_md_examples_produce_their_documented_output() {
+    check_page("docs/query.md", 20);
+}
+
+#[test]
+fn formats_md_examples_produce_their_documented_output() {
+    check_page("docs/formats.md", 12);
+}
+
+/// Runs every example of a page and compares output and exit code.
+fn check_page(page: &str, at_least: usize) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let markdown = std::fs::read_to_string(root.join("docs/query.md")).unwrap();
+    let markdown = std::fs::read_to_string(root.join(page)).unwrap();
     let examples = examples(&markdown);
-    assert!(examples.len() >= 20, "docs/query.md lost its examples");
+    assert!(examples.len() >= at_least, "{page} lost its examples");
     for example in examples {
         let output = Command::new(env!("CARGO_BIN_EXE_auditq"))
             .args(&example.args)
@@ -104,13 +114,13 @@ fn query_md_examples_produce_their_documented_output() {
         );
         assert_eq!(
             got, example.expected,
-            "docs/query.md:{}: auditq {:?} printed something else",
+            "{page}:{}: auditq {:?} printed something else",
             example.line, example.args
         );
         assert_eq!(
             output.status.code(),
             Some(example.code),
-            "docs/query.md:{}: exit code",
+            "{page}:{}: exit code",
             example.line
         );
     }

@@ -54,6 +54,19 @@ fn aks_record_from_elastic_matches_its_escaped_log() {
         r.stdout,
         format!("{}\n", record["properties"]["log"].as_str().unwrap())
     );
+    // --unwrap only chooses what jsonl and json print.
+    let r = run(["--unwrap", "-o", "table", "", "--", &arg(&path)]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("use it with -o jsonl or -o json"),
+        "{}",
+        r.stderr
+    );
+    // -o json shows the mapped fields with the record's own.
+    let r = run(["-o", "json", "", "--", &arg(&path)]);
+    let shown: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(shown[0]["verb"], "update");
+    assert_eq!(shown[0]["category"], "kube-audit");
     // Prefilter on and off agree (the needle `"update"` is escaped in the record).
     let r = run(["--no-prefilter", "-c", "verb=update", "--", &arg(&path)]);
     assert_eq!(r.stdout, "1\n");

@@ -203,8 +203,18 @@ fn run_search(config: &Config) -> Result<i32, Error> {
         bar.finish();
     }
     let outcome = outcome.map_err(Error::Output)?;
-    for note in &outcome.empty_inputs {
-        let _ = writeln!(err, "{}", report::warning_line(note));
+    for (input, counters) in &outcome.empty_inputs {
+        // With the prefilter, lines without a needle were not looked at: look again at
+        // the start of the file (stdin cannot be read twice).
+        let seen = match input {
+            _ if !config.prefilter => Some(counters.clone()),
+            crate::source::Input::Path(path) => archive::sniff(path, config.max_line_bytes),
+            _ => None,
+        };
+        if let Some(seen) = seen.filter(|c| c.events == 0 && c.lines > 0) {
+            let note = report::no_event_note(&input.display_name(), &seen);
+            let _ = writeln!(err, "{}", report::warning_line(&note));
+        }
     }
     if !config.strict {
         Report::invalid_lines_hint(&outcome.first_skips, &outcome.totals, &mut err);

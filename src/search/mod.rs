@@ -85,9 +85,9 @@ pub struct Outcome {
     pub had_error: bool,
     /// Per input: the first line of each skip kind, for the hint printed at the end.
     pub first_skips: Vec<(String, Skip, u64)>,
-    /// Inputs read that yielded no audit event, and what they held (see
+    /// Inputs read that yielded no audit event, and what was seen of them (see
     /// [`crate::report::Report::empty_inputs`]).
-    pub empty_inputs: Vec<String>,
+    pub empty_inputs: Vec<(Input, crate::sink::Counters)>,
 }
 
 struct Job {
