@@ -456,6 +456,21 @@ fn one_log_wrapped_every_way_gives_the_same_events() {
             .as_bytes(),
     );
     forms.push(("bom-pretty-array.json", bom));
+    // UTF-16 with a BOM, as Windows PowerShell writes `>` (little-endian) — and big-endian.
+    for (name, big) in [("utf16le.json", false), ("utf16be.json", true)] {
+        let text = format!("\u{FEFF}{plain}");
+        let bytes: Vec<u8> = text
+            .encode_utf16()
+            .flat_map(|u| {
+                if big {
+                    u.to_be_bytes()
+                } else {
+                    u.to_le_bytes()
+                }
+            })
+            .collect();
+        forms.push((name, bytes));
+    }
     // Everything in one input: each event once, in order, in turn in a different form.
     let mixed: String = events
         .iter()

@@ -426,7 +426,7 @@ fn map_target(target: &Target, options: &Options) -> Option<Arc<Mapped>> {
     let Input::Path(path) = &target.input else {
         return None;
     };
-    if options.no_mmap || crate::source::is_gzip_file(path) {
+    if options.no_mmap || crate::source::needs_decoding(path) {
         return None;
     }
     let file = std::fs::File::open(path).ok()?;
