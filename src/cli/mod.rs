@@ -75,8 +75,16 @@ pub fn run(config: Config) -> Result<i32, Error> {
                 .map_err(Error::Output)?;
             Ok(EXIT_MATCH)
         }
-        Mode::Search => run_search(&config),
-        Mode::Follow(_) => run_follow(&config),
+        Mode::Search | Mode::Follow(_) => {
+            // Terms that cannot match because of letter case (`verb=DELETE`).
+            for hint in crate::query::hints::case_hints(&config.expr) {
+                eprintln!("{}", report::warning_line(&hint));
+            }
+            match &config.mode {
+                Mode::Follow(_) => run_follow(&config),
+                _ => run_search(&config),
+            }
+        }
     }
 }
 
