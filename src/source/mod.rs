@@ -116,17 +116,27 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// Whether a file must be decoded before it is read as lines: gzip, or UTF-16 with a
 /// byte order mark (as Windows PowerShell writes `>` redirections).
 pub fn needs_decoding(path: &Path) -> bool {
-    let mut head = [0u8; 2];
-    File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok_and(|()| head == GZIP_MAGIC || utf16_bom(&head).is_some())
+    let mut head = [0u8; 4];
+    let Ok(mut file) = File::open(path) else {
+        return false;
+    };
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(&mut head[got..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    head[..got.min(2)] == GZIP_MAGIC || utf16_bom(&head[..got]).is_some()
 }
 
-/// A UTF-16 byte order mark: `Some(true)` big-endian, `Some(false)` little-endian.
+/// A UTF-16 byte order mark followed by an ASCII character (every audit log starts with
+/// one: `{`, `[`, a blank, a letter): `Some(true)` big-endian, `Some(false)`
+/// little-endian. Bytes `FF FE` before other text are not taken for UTF-16.
 fn utf16_bom(head: &[u8]) -> Option<bool> {
     match head {
-        [0xFE, 0xFF] => Some(true),
-        [0xFF, 0xFE] => Some(false),
+        [0xFE, 0xFF, 0, c] if c.is_ascii() && *c != 0 => Some(true),
+        [0xFF, 0xFE, c, 0] if c.is_ascii() && *c != 0 => Some(false),
         _ => None,
     }
 }
@@ -224,7 +234,7 @@ impl Read for Utf16 {
 /// Wraps `reader` in a gzip decoder when its first bytes are the gzip magic (any name).
 /// The first two bytes are waited for, however the input trickles in.
 pub fn decompress_if_gzip(reader: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
-    let mut head = [0u8; 2];
+    let mut head = [0u8; 4];
     let mut got = 0;
     let mut reader = reader;
     while got < head.len() {
@@ -237,7 +247,7 @@ pub fn decompress_if_gzip(reader: Box<dyn Read + Send>) -> io::Result<Box<dyn Re
     }
     let reader: Box<dyn Read + Send> =
         Box::new(io::Cursor::new(head[..got].to_vec()).chain(reader));
-    if head[..got] == GZIP_MAGIC {
+    if head[..got.min(2)] == GZIP_MAGIC {
         Ok(Box::new(Gunzip::new(reader)))
     } else if let Some(big_endian) = utf16_bom(&head[..got]) {
         Ok(Box::new(Utf16::new(reader, big_endian)))
