@@ -169,11 +169,22 @@ impl BlockProcessor {
         let triggers = prefilter.triggers(block);
         let mut next_trigger = 0;
         let mut pos = 0;
+        // The next needle found so far: still the next one while it is at or after `pos`
+        // (searching again from every trigger would make a block of triggers, such as a
+        // file of AKS records, quadratic).
+        let mut found: Option<Option<usize>> = None;
         while pos < block.len() {
             while triggers.get(next_trigger).is_some_and(|&t| t < pos) {
                 next_trigger += 1;
             }
-            let needle = prefilter.next_needle(block, pos);
+            let needle = match found {
+                Some(n) if n.is_none_or(|n| n >= pos) => n,
+                _ => {
+                    let n = prefilter.next_needle(block, pos);
+                    found = Some(n);
+                    n
+                }
+            };
             let at = match (needle, triggers.get(next_trigger)) {
                 (None, None) => break,
                 (Some(n), Some(&t)) => n.min(t),
