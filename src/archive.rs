@@ -139,6 +139,30 @@ fn keep_audit_logs(mut set: LogSet, options: &ArchiveOptions, notes: &mut Vec<No
     set
 }
 
+/// What the first few MiB (decompressed) of a file hold, every line looked at: for the
+/// note on an input that yielded no event when the prefilter skipped lines.
+pub fn sniff(path: &Path, max_line_bytes: usize) -> Option<crate::sink::Counters> {
+    const LOOK: u64 = 4 << 20;
+    let reader = Input::Path(path.to_path_buf()).open().ok()?;
+    let mut blocks = BlockReader::new(reader, 256 << 10, max_line_bytes, ReadMode::Batch);
+    let mut processor = BlockProcessor::new(Arc::new(Plan::jsonl(crate::query::Expr::All, false)));
+    let mut buf = Vec::new();
+    let mut result = BlockResult::default();
+    let mut counters = crate::sink::Counters::default();
+    while let Ok(Some(chunk)) = blocks.next_chunk(&mut buf) {
+        if let Chunk::Lines { data, len } = chunk {
+            result.clear();
+            processor.process(&data[..len], &mut result);
+            counters.add(&result.counters);
+            buf = data;
+        }
+        if blocks.offset() > LOOK {
+            break;
+        }
+    }
+    Some(counters)
+}
+
 /// Whether a file holds an audit event in its first few MiB (decompressed).
 pub fn is_audit_log(path: &Path, max_line_bytes: usize) -> bool {
     const LOOK: u64 = 4 << 20;

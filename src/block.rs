@@ -3,6 +3,7 @@
 //! [`crate::framing`]), so blocks are independent and workers run this in parallel;
 //! follow mode runs the same code on what each wake-up brings.
 
+use crate::envelope::{self, Found, Wants};
 use crate::framing::{self, Framer, Line, Note, Record, Skip, legacy};
 use crate::parse::{Json, ParseError, Parser};
 use crate::prefilter::Prefilter;
@@ -29,6 +30,9 @@ pub struct Plan {
     pub meta: bool,
     /// With `key_fields`: write each match's text too (`policy eval` needs both).
     pub text_with_key: bool,
+    /// `--unwrap`: an event found inside an envelope (AKS, CloudWatch, GKE) is printed as
+    /// the Kubernetes event alone instead of the envelope record.
+    pub unwrap: bool,
 }
 
 impl Plan {
@@ -48,6 +52,7 @@ impl Plan {
             max_line_bytes: crate::limits::DEFAULT_MAX_LINE_BYTES,
             meta: false,
             text_with_key: false,
+            unwrap: false,
         }
     }
 }
@@ -114,6 +119,8 @@ pub struct BlockProcessor {
     parser: Parser,
     /// A multi-line document with its prefixes removed.
     joined: Vec<u8>,
+    /// Events found inside envelopes, waiting for their own parse.
+    found: Found,
 }
 
 /// Processing stops (`--strict` met an invalid line).
@@ -127,6 +134,7 @@ impl BlockProcessor {
             plan,
             parser: Parser::default(),
             joined: Vec::new(),
+            found: Found::default(),
         }
     }
 
@@ -164,11 +172,22 @@ impl BlockProcessor {
         let triggers = prefilter.triggers(block);
         let mut next_trigger = 0;
         let mut pos = 0;
+        // The next needle found so far: still the next one while it is at or after `pos`
+        // (searching again from every trigger would make a block of triggers, such as a
+        // file of AKS records, quadratic).
+        let mut found: Option<Option<usize>> = None;
         while pos < block.len() {
             while triggers.get(next_trigger).is_some_and(|&t| t < pos) {
                 next_trigger += 1;
             }
-            let needle = prefilter.next_needle(block, pos);
+            let needle = match found {
+                Some(n) if n.is_none_or(|n| n >= pos) => n,
+                _ => {
+                    let n = prefilter.next_needle(block, pos);
+                    found = Some(n);
+                    n
+                }
+            };
             let at = match (needle, triggers.get(next_trigger)) {
                 (None, None) => break,
                 (Some(n), Some(&t)) => n.min(t),
@@ -272,11 +291,19 @@ impl BlockProcessor {
         match framing::classify(line) {
             Line::Blank => self.skip(block, start, Skip::Blank, result),
             Line::Klog => self.skip(block, start, Skip::Klog, result),
-            Line::Other => self.skip(block, start, Skip::NotJson, result),
+            Line::Other => match self.csv_row(line, result) {
+                Some(0) => self.skip(block, start, Skip::NotAnEvent, result),
+                Some(_) => Ok(()),
+                None => self.skip(block, start, Skip::NotJson, result),
+            },
             Line::Json(json) => match self.evaluate(json, Some(json), result) {
                 Ok(0) => self.skip(block, start, Skip::NotAnEvent, result),
                 Ok(_) => Ok(()),
-                Err(_) => self.skip(block, start, Skip::InvalidJson, result),
+                Err(_) => match self.concatenated(json, result) {
+                    Some(0) => self.skip(block, start, Skip::NotAnEvent, result),
+                    Some(_) => Ok(()),
+                    None => self.skip(block, start, Skip::InvalidJson, result),
+                },
             },
             Line::Legacy(text) => match legacy::to_event_json(text) {
                 Some(json) => match self.evaluate(&json, None, result) {
@@ -287,6 +314,58 @@ impl BlockProcessor {
                 None => self.skip(block, start, Skip::InvalidJson, result),
             },
         }
+    }
+
+    /// A line of JSON values back to back without line ends (CloudWatch subscription
+    /// records as Firehose writes them to S3): each value read on its own. `None` when
+    /// the line is not two or more whole JSON values.
+    fn concatenated(&mut self, json: &[u8], result: &mut BlockResult) -> Option<usize> {
+        let mut stream =
+            serde_json::Deserializer::from_slice(json).into_iter::<serde::de::IgnoredAny>();
+        let mut ends = Vec::new();
+        while let Some(Ok(_)) = stream.next() {
+            ends.push(stream.byte_offset());
+        }
+        if ends.len() < 2 || !json[stream.byte_offset()..].trim_ascii().is_empty() {
+            return None;
+        }
+        let mut count = 0;
+        let mut start = 0;
+        for end in ends {
+            let piece = json[start..end].trim_ascii();
+            start = end;
+            count += self.evaluate(piece, Some(piece), result).unwrap_or(0);
+        }
+        Some(count)
+    }
+
+    /// A row of a CSV export (CloudWatch Logs Insights: `@timestamp,@message`) whose
+    /// cells hold JSON: each such cell read as a document. `None` when no cell does.
+    fn csv_row(&mut self, line: &[u8], result: &mut BlockResult) -> Option<usize> {
+        if memchr::memmem::find(line, b",\"{").is_none() && !line.starts_with(b"\"{") {
+            return None;
+        }
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(line);
+        let mut row = csv::ByteRecord::new();
+        if !reader.read_byte_record(&mut row).ok()? {
+            return None;
+        }
+        let mut seen_json = false;
+        let mut count = 0;
+        for cell in row.iter() {
+            let cell = cell.trim_ascii();
+            if cell.first() != Some(&b'{') {
+                continue;
+            }
+            if let Ok(n) = self.evaluate(cell, Some(cell), result) {
+                seen_json = true;
+                count += n;
+            }
+        }
+        seen_json.then_some(count)
     }
 
     fn skip(&self, block: &[u8], start: usize, kind: Skip, result: &mut BlockResult) -> Flow {
@@ -307,7 +386,8 @@ impl BlockProcessor {
         Ok(())
     }
 
-    /// Parses a JSON document and evaluates each event in it; returns how many there were.
+    /// Parses a JSON document and evaluates each event in it, including events inside
+    /// envelopes ([`crate::envelope`]); returns how many there were.
     fn evaluate(
         &mut self,
         json: &[u8],
@@ -316,9 +396,77 @@ impl BlockProcessor {
     ) -> Result<usize, ParseError> {
         result.counters.parsed += 1;
         let plan = &self.plan;
-        self.parser.with_parsed(json, |root| {
-            visit_events(root, original, &mut |ev, orig| emit(plan, ev, orig, result))
-        })
+        let wants = Wants {
+            event: plan.unwrap,
+            record: !plan.unwrap && plan.writer.format == crate::sink::Format::Jsonl,
+        };
+        let mut found = std::mem::take(&mut self.found);
+        found.events.clear();
+        found.seen.clear();
+        let count = self.parser.with_parsed(json, |root| {
+            visit_events(
+                root,
+                original,
+                &mut |ev, orig| emit(plan, ev, orig, result),
+                &mut |v, is_root| {
+                    envelope::open(v, is_root && original.is_some(), wants, &mut found);
+                },
+            )
+        });
+        let count = match count {
+            Ok(count) => count,
+            Err(e) => {
+                self.found = found;
+                return Err(e);
+            }
+        };
+        for seen in found.seen.drain(..) {
+            *result.counters.seen.entry(seen.label()).or_default() += 1;
+        }
+        let mut unwrapped = 0;
+        for item in found.events.drain(..) {
+            let printed: Option<&[u8]> = if plan.unwrap {
+                Some(&item.event)
+            } else if plan.writer.format != crate::sink::Format::Jsonl {
+                None
+            } else if item.record.is_empty() {
+                original
+            } else {
+                Some(&item.record)
+            };
+            let outcome = self.parser.with_parsed(&item.merged, |root| {
+                if is_event(root) {
+                    emit(plan, root, printed, result);
+                    true
+                } else {
+                    false
+                }
+            });
+            match outcome {
+                Ok(true) => {
+                    unwrapped += 1;
+                    if let Some(kind) = item.kind {
+                        *result.counters.seen.entry(kind.label()).or_default() += 1;
+                    }
+                }
+                Ok(false) => {
+                    *result
+                        .counters
+                        .seen
+                        .entry(envelope::Seen::WrappedNonEvent.label())
+                        .or_default() += 1
+                }
+                Err(_) => {
+                    *result
+                        .counters
+                        .seen
+                        .entry(envelope::Seen::WrappedText.label())
+                        .or_default() += 1
+                }
+            }
+        }
+        self.found = found;
+        Ok(count + unwrapped)
     }
 }
 
@@ -339,12 +487,15 @@ impl Filter<'_> {
 }
 
 /// Calls `on_event` for each audit event in a document: the document itself, the items
-/// of an EventList, or the elements of a JSON array (at any depth). Returns how many there
-/// were. Iterative, so nesting never costs native stack.
+/// of an EventList, or the elements of a JSON array (at any depth); and `on_other` for
+/// every other value met (with whether it is the whole document), where envelopes are
+/// looked for. Returns how many events there were. Iterative, so nesting never costs
+/// native stack.
 fn visit_events<'t, 'i>(
     root: Json<'t, 'i>,
     original: Option<&[u8]>,
     on_event: &mut dyn FnMut(Json<'t, 'i>, Option<&[u8]>),
+    on_other: &mut dyn FnMut(Json<'t, 'i>, bool),
 ) -> usize {
     let mut count = 0;
     if is_event(root) {
@@ -353,7 +504,9 @@ fn visit_events<'t, 'i>(
     }
     let mut stack = vec![root];
     let mut children = Vec::new();
+    let mut first = true;
     while let Some(value) = stack.pop() {
+        let is_root = std::mem::take(&mut first);
         let items = if value.is_array() {
             Some(value)
         } else if value.get("kind").and_then(|k| k.as_str()) == Some("EventList") {
@@ -365,6 +518,9 @@ fn visit_events<'t, 'i>(
             if is_event(value) {
                 on_event(value, None);
                 count += 1;
+            } else {
+                // Not an event: an envelope, perhaps (see `crate::envelope`).
+                on_other(value, is_root);
             }
             continue;
         };

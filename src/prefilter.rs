@@ -24,6 +24,15 @@ use memchr::memmem;
 /// The legacy text marker: such lines are always candidates (their fields are derived).
 const LEGACY_MARKER: &[u8] = b"AUDIT: ";
 
+/// The member of a GKE Cloud Logging entry: such records are always candidates (the
+/// event's verb, resource, namespace, stage and code are derived from other text).
+const GKE_MARKER: &[u8] = b"\"protoPayload\"";
+
+/// Keys whose string value may hold an audit event as escaped JSON (AKS `properties.log`,
+/// CloudWatch `message`, Logs Insights `@message`, container runtime `log`): there the
+/// needle `"delete"` reads `\"delete\"`, so such a record is always a candidate.
+const WRAPPING_KEYS: [&[u8]; 3] = [b"log", b"message", b"@message"];
+
 /// Needles in conjunctive normal form: every clause must have one of its needles present.
 pub type Clauses = Vec<Vec<Vec<u8>>>;
 
@@ -32,6 +41,7 @@ pub struct Prefilter {
     /// Every clause, the driver's included: a record is a candidate if it has them all.
     clauses: Vec<Vec<memmem::Finder<'static>>>,
     legacy: memmem::Finder<'static>,
+    gke: memmem::Finder<'static>,
     /// Characters of the needles: an escape (`\u0064`, `\/`) of one of them may hide a needle.
     needle_chars: Vec<char>,
 }
@@ -80,6 +90,7 @@ impl Prefilter {
             driver,
             clauses: finders,
             legacy: memmem::Finder::new(LEGACY_MARKER).into_owned(),
+            gke: memmem::Finder::new(GKE_MARKER).into_owned(),
             needle_chars,
         })
     }
@@ -94,13 +105,18 @@ impl Prefilter {
         .map(|p| p + from)
     }
 
-    /// Positions, in order, of legacy markers and of escapes that could hide a needle:
-    /// a record holding one is always a candidate.
+    /// Positions, in order, of legacy markers, GKE entries, strings holding escaped JSON
+    /// objects under a wrapping key, and escapes that could hide a needle: a record
+    /// holding one is always a candidate.
     pub fn triggers(&self, bytes: &[u8]) -> Vec<usize> {
         let mut positions: Vec<usize> = self.legacy.find_iter(bytes).collect();
+        positions.extend(self.gke.find_iter(bytes));
         let mut pos = 0;
         while let Some(found) = memchr::memchr(b'\\', &bytes[pos..]) {
             let at = pos + found;
+            if wraps_json(bytes, at) {
+                positions.push(at);
+            }
             match bytes.get(at + 1) {
                 Some(b'u') if self.escape_may_hide_needle(&bytes[at + 2..]) => positions.push(at),
                 Some(b'/') if self.needle_chars.contains(&'/') => positions.push(at),
@@ -134,6 +150,30 @@ impl Prefilter {
             .iter()
             .all(|clause| clause.iter().any(|f| f.find(record).is_some()))
     }
+}
+
+/// Whether the backslash at `at` is the first escape of a string that starts with `{`
+/// (and blanks) and is the value of one of [`WRAPPING_KEYS`]: `"log":"{\"kind\"…`.
+/// Checked at backslashes the trigger scan visits anyway, looking back a few bytes.
+fn wraps_json(bytes: &[u8], at: usize) -> bool {
+    let before = &bytes[..at];
+    let trimmed = before.trim_ascii_end();
+    let Some(rest) = trimmed.strip_suffix(b"{") else {
+        return false;
+    };
+    let Some(rest) = rest.strip_suffix(b"\"") else {
+        return false;
+    };
+    let Some(rest) = rest.trim_ascii_end().strip_suffix(b":") else {
+        return false;
+    };
+    let Some(rest) = rest.trim_ascii_end().strip_suffix(b"\"") else {
+        return false;
+    };
+    WRAPPING_KEYS.iter().any(|key| {
+        rest.strip_suffix(*key)
+            .is_some_and(|r| r.last() == Some(&b'"'))
+    })
 }
 
 /// Longer needles are rarer and make memmem faster; a single needle beats alternatives.
@@ -308,6 +348,23 @@ mod tests {
         let block = "{\"uri\":\"/a?b=1\\u0026c=2\"}\n{\"v\":\"\\u0064\"}\n{\"v\":\"\\\\u0064\"}\n{\"v\":\"\\/\"}\n";
         assert_eq!(prefilter("verb=delete").triggers(block.as_bytes()), [32]);
         assert_eq!(prefilter("uri=/x").triggers(block.as_bytes()), [63]);
+    }
+
+    #[test]
+    fn envelopes_that_hide_needles_are_triggers() {
+        let aks = r#"{"category":"kube-audit","properties":{"log":"{\"verb\":\"delete\"}"}}"#;
+        assert_eq!(prefilter("verb=delete").triggers(aks.as_bytes()), [47]);
+        let pretty = r#"{"message": "{\n  \"verb\": 1}"}"#;
+        assert_eq!(prefilter("verb=delete").triggers(pretty.as_bytes()), [14]);
+        let gke = r#"{"protoPayload":{"methodName":"io.k8s.core.v1.secrets.delete"}}"#;
+        assert_eq!(prefilter("verb=delete").triggers(gke.as_bytes()), [1]);
+        // An annotation holding JSON in a plain event is no trigger.
+        let plain = r#"{"annotations":{"last-applied":"{\"a\":1}"}}"#;
+        assert!(
+            prefilter("verb=delete")
+                .triggers(plain.as_bytes())
+                .is_empty()
+        );
     }
 
     #[test]

@@ -22,6 +22,32 @@ pub fn warning_line(message: &str) -> String {
     format!("{PREFIX}warning: {message}")
 }
 
+/// The note on an input that yielded no audit event: what its lines were.
+pub fn no_event_note(name: &str, c: &crate::sink::Counters) -> String {
+    format!("{name}: no audit event in {} line(s); {}", c.lines, held(c))
+}
+
+/// What the lines of an input were, when none was an audit event.
+pub fn held(c: &crate::sink::Counters) -> String {
+    let mut parts: Vec<String> = Skip::ALL
+        .iter()
+        .filter_map(|k| {
+            let n = c.skipped.get(k).copied().unwrap_or(0);
+            (n > 0).then(|| format!("{n} {}", k.label()))
+        })
+        .collect();
+    for (what, n) in &c.seen {
+        parts.push(format!("{n} {what}"));
+    }
+    if parts.is_empty() {
+        return "nothing auditq recognises".into();
+    }
+    format!(
+        "it held {} (formats auditq reads: docs/formats.md)",
+        parts.join(", ")
+    )
+}
+
 /// Messages and totals of one run.
 pub struct Report<'a> {
     err: &'a mut dyn Write,
@@ -29,6 +55,8 @@ pub struct Report<'a> {
     /// Lines seen so far per input, to turn block-relative line numbers into file lines.
     lines_before: Vec<u64>,
     first_skip: BTreeMap<(usize, Skip), u64>,
+    /// What each input held, for the note on an input that yielded no event.
+    per_input: BTreeMap<usize, crate::sink::Counters>,
     pub totals: Totals,
 }
 
@@ -39,6 +67,7 @@ impl<'a> Report<'a> {
             max_line_bytes,
             lines_before: vec![0; inputs],
             first_skip: BTreeMap::new(),
+            per_input: BTreeMap::new(),
             totals: Totals::default(),
         }
     }
@@ -127,6 +156,10 @@ impl<'a> Report<'a> {
             ))?;
         }
         self.totals.counters.add(&result.counters);
+        self.per_input
+            .entry(input)
+            .or_default()
+            .add(&result.counters);
         self.totals.written += written;
         if let Some((place, reason)) = &result.strict_error {
             let at = at(place);
@@ -134,6 +167,17 @@ impl<'a> Report<'a> {
             return Ok(true);
         }
         Ok(false)
+    }
+
+    /// Never a silent zero: each input that was read and yielded no audit event, with
+    /// what its lines were (see [`held`]). With the prefilter on, lines without a needle
+    /// were not looked at: the caller looks again before saying anything.
+    pub fn empty_inputs(&self, inputs: &[Input]) -> Vec<(Input, crate::sink::Counters)> {
+        self.per_input
+            .iter()
+            .filter(|(_, c)| c.events == 0 && c.lines > 0)
+            .filter_map(|(input, c)| Some((inputs.get(*input)?.clone(), c.clone())))
+            .collect()
     }
 
     /// The first line of each kind of skipped line, per input.

@@ -70,7 +70,7 @@ fn events_in(v: &Value, out: &mut Vec<Value>) {
                 out.push(item.clone());
             }
         }
-        _ => {}
+        _ => common::envelope_events_in(v, out),
     }
 }
 

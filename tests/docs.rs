@@ -138,6 +138,11 @@ fn policy_md_examples_produce_their_documented_output() {
 }
 
 #[test]
+fn formats_md_examples_produce_their_documented_output() {
+    check_page("formats.md", 12);
+}
+
+#[test]
 fn webhook_md_examples_produce_their_documented_output() {
     check_page("webhook.md", 2);
 }

@@ -93,6 +93,8 @@ fn table() -> Vec<(&'static str, Vec<&'static str>, InFollow)> {
             SameWithStderr("longer than --max-line-bytes"),
         ),
         ("no_prefilter", vec!["--no-prefilter"], Same),
+        ("unwrap", vec!["--unwrap"], Same),
+        ("unwrap", vec!["--unwrap", "-o", "json"], Same),
         ("no_mmap", vec!["--no-mmap"], Refused("cannot be used with")),
         ("block_size", vec!["--block-size", "4KiB"], Same),
         ("completions", vec![], NotApplicable),
@@ -104,7 +106,8 @@ fn table() -> Vec<(&'static str, Vec<&'static str>, InFollow)> {
 }
 
 /// A log with events of the sample, an invalid line in the middle, a line longer than
-/// 2,000 bytes, and a lumberjack backup beside it.
+/// 2,000 bytes, two events inside envelopes (AKS, CloudWatch), and a lumberjack backup
+/// beside it.
 fn fixture() -> (tempfile::TempDir, std::path::PathBuf) {
     let sample = std::fs::read_to_string(testdata("sample.log")).unwrap();
     let lines: Vec<&str> = sample.lines().take(300).collect();
@@ -116,6 +119,12 @@ fn fixture() -> (tempfile::TempDir, std::path::PathBuf) {
         active.push('\n');
         if i == 50 {
             active.push_str("{\"kind\":\"Event\",\"verb\":\"del\n");
+        }
+        if i == 70 {
+            let aks = serde_json::json!({"category": "kube-audit", "properties": {"log": line, "pod": "kube-apiserver-1"}});
+            active.push_str(&format!("{aks}\n"));
+            let cloudwatch = serde_json::json!({"logStreamName": "kube-apiserver-audit-1", "timestamp": 1, "message": line});
+            active.push_str(&format!("{cloudwatch}\n"));
         }
         if i == 60 {
             let long = event_line("get", "configmaps", "bob", "prod", &"x".repeat(2100), 200);

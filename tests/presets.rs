@@ -88,7 +88,7 @@ fn oracle_events(file: &Path) -> Vec<Value> {
                     out.extend(items.iter().cloned());
                 }
             }
-            _ => {}
+            _ => common::envelope_events_in(&v, out),
         }
     }
     let text = String::from_utf8_lossy(&std::fs::read(file).unwrap()).into_owned();

@@ -49,6 +49,12 @@ pub struct Args {
     #[arg(short, long, value_name = "FORMAT", value_parser = parse_format)]
     pub output: Option<Format>,
 
+    /// Events found inside an envelope (AKS diagnostic records, CloudWatch Logs, GKE Cloud
+    /// Logging entries) are printed as the Kubernetes event alone, not as the envelope
+    /// record they came in. With -o jsonl or json only (docs/formats.md).
+    #[arg(long, conflicts_with_all = ["count", "count_by", "summary", "timeline"])]
+    pub unwrap: bool,
+
     /// Print only the number of matching events (with -f: when stopped).
     #[arg(short, long, conflicts_with_all = ["count_by", "output", "summary", "timeline"])]
     pub count: bool,

@@ -154,6 +154,8 @@ pub struct Config {
     pub stats: bool,
     pub strict: bool,
     pub prefilter: bool,
+    /// `--unwrap`: events inside envelopes are printed alone.
+    pub unwrap: bool,
     pub max_count: Option<u64>,
     pub max_line_bytes: usize,
     pub block_size: usize,
@@ -273,6 +275,7 @@ impl Config {
                 verbose: false,
                 no_mmap: false,
                 stderr_is_terminal: env.stderr_is_terminal,
+                unwrap: false,
             });
         }
         let mode = if let Some(shell) = args.completions {
@@ -346,6 +349,13 @@ impl Config {
                 None => Format::Jsonl,
             })
         };
+        if args.unwrap && !matches!(output, Output::Events(Format::Jsonl | Format::Json)) {
+            return Err(Error::Usage(
+                "--unwrap chooses what jsonl and json print; use it with -o jsonl or -o json \
+                 (tables and fields already show the event's fields)"
+                    .into(),
+            ));
+        }
         let color = match args.color {
             ColorWhen::Always => true,
             ColorWhen::Never => false,
@@ -360,6 +370,7 @@ impl Config {
             stats: args.stats,
             strict: args.strict,
             prefilter: !args.no_prefilter && !args.strict,
+            unwrap: args.unwrap,
             max_count: args.max_count,
             max_line_bytes: args.max_line_bytes,
             block_size: args.block_size,

@@ -86,8 +86,16 @@ pub fn run(config: Config) -> Result<i32, Error> {
                 .map_err(Error::Output)?;
             Ok(EXIT_MATCH)
         }
-        Mode::Search => run_search(&config),
-        Mode::Follow(_) => run_follow(&config),
+        Mode::Search | Mode::Follow(_) => {
+            // Terms that cannot match because of letter case (`verb=DELETE`).
+            for hint in crate::query::hints::case_hints(&config.expr) {
+                eprintln!("{}", report::warning_line(&hint));
+            }
+            match &config.mode {
+                Mode::Follow(_) => run_follow(&config),
+                _ => run_search(&config),
+            }
+        }
         Mode::Serve(serve) => serve::run(serve),
     }
 }
@@ -158,6 +166,7 @@ fn plan(config: &Config) -> Plan {
         max_line_bytes: config.max_line_bytes,
         meta: config.dedupe || config.merge.is_some(),
         text_with_key: false,
+        unwrap: config.unwrap,
     }
 }
 
@@ -215,6 +224,19 @@ fn run_search(config: &Config) -> Result<i32, Error> {
         bar.finish();
     }
     let outcome = outcome.map_err(Error::Output)?;
+    for (input, counters) in &outcome.empty_inputs {
+        // With the prefilter, lines without a needle were not looked at: look again at
+        // the start of the file (stdin cannot be read twice).
+        let seen = match input {
+            _ if !config.prefilter => Some(counters.clone()),
+            crate::source::Input::Path(path) => archive::sniff(path, config.max_line_bytes),
+            _ => None,
+        };
+        if let Some(seen) = seen.filter(|c| c.events == 0 && c.lines > 0) {
+            let note = report::no_event_note(&input.display_name(), &seen);
+            let _ = writeln!(err, "{}", report::warning_line(&note));
+        }
+    }
     if !config.strict {
         Report::invalid_lines_hint(&outcome.first_skips, &outcome.totals, &mut err);
     }

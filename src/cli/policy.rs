@@ -859,6 +859,8 @@ fn eval(
         max_line_bytes: config.max_line_bytes,
         meta: false,
         text_with_key: true,
+        // The policy judges (and `--keep` trims) the Kubernetes event, not its envelope.
+        unwrap: true,
     });
     let archive_options = ArchiveOptions {
         recursive: config.recursive,

@@ -259,6 +259,7 @@ fn plan(config: &ServeConfig, api_version: &str) -> Arc<Plan> {
             .max(crate::limits::DEFAULT_MAX_LINE_BYTES),
         meta: false,
         text_with_key: false,
+        unwrap: false,
     })
 }
 

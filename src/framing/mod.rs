@@ -96,9 +96,48 @@ pub fn classify(line: &[u8]) -> Line<'_> {
     match body.first() {
         None => Line::Blank,
         Some(b'{' | b'[') => Line::Json(body),
-        Some(_) if is_klog(body) => Line::Klog,
-        Some(_) => legacy_without_timestamp(line),
+        Some(_) if is_klog(body) => klog_legacy(body).map_or(Line::Klog, Line::Legacy),
+        Some(_) => match strip_word_prefix(body) {
+            Some(json) => Line::Json(json),
+            None => match strip_word(body) {
+                // `oc adm node-logs` of a legacy log: the node name, then the line.
+                Some(rest) if strip_timestamp(rest).is_some_and(|r| r.starts_with(b"AUDIT: ")) => {
+                    Line::Legacy(rest)
+                }
+                _ => legacy_without_timestamp(line),
+            },
+        },
     }
+}
+
+/// A klog line that wraps a legacy audit line (`I0612 10:00:00.000000 1 audit.go:45]
+/// 2017-06-12T10:00:00Z AUDIT: id=…`): the legacy text from its timestamp on.
+fn klog_legacy(line: &[u8]) -> Option<&[u8]> {
+    let end = memchr::memmem::find(&line[..line.len().min(256)], b"] ")?;
+    let rest = &line[end + 2..];
+    strip_timestamp(rest)
+        .is_some_and(|r| r.starts_with(b"AUDIT: "))
+        .then_some(rest)
+}
+
+/// One word of name characters and the blanks after it (`ip-10-0-1-2.ec2.internal `,
+/// `kube-apiserver-audit-0a1b2c `): the node name `oc adm node-logs` puts before each
+/// line, the log stream `aws logs tail` puts after the time. Returns the rest.
+fn strip_word(line: &[u8]) -> Option<&[u8]> {
+    if !line.first().is_some_and(u8::is_ascii_alphanumeric) {
+        return None;
+    }
+    let space = memchr::memchr(b' ', &line[..line.len().min(256)])?;
+    let word_ok = line[..space].iter().all(|&b| {
+        b.is_ascii_alphanumeric()
+            || matches!(b, b'.' | b'-' | b'_' | b':' | b'/' | b'$' | b'[' | b']')
+    });
+    word_ok.then(|| trim_start(&line[space + 1..]))
+}
+
+/// [`strip_word`] when a JSON object follows the word.
+fn strip_word_prefix(line: &[u8]) -> Option<&[u8]> {
+    strip_word(line).filter(|rest| rest.first() == Some(&b'{'))
 }
 
 /// The part of a line that may be JSON: without a BOM, a `kubectl logs --prefix` or
@@ -108,7 +147,11 @@ pub fn content(line: &[u8]) -> &[u8] {
     let line = strip_nuls(strip_line_end(line));
     let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
     let line = strip_pod_prefix(line);
-    strip_timestamp(line).unwrap_or(line)
+    let line = strip_timestamp(line).unwrap_or(line);
+    match line.first() {
+        Some(b) if b.is_ascii_alphanumeric() => strip_word_prefix(line).unwrap_or(line),
+        _ => line,
+    }
 }
 
 /// Whether no JSON document can span the end of a line with content `prev` and the start
@@ -256,6 +299,26 @@ mod tests {
         assert_eq!(classify(b"kind: Event"), Line::Other);
         assert_eq!(classify(b"\"str\""), Line::Other);
         assert_eq!(classify(b"2026-01-05T10:00:00Z"), Line::Other);
+    }
+
+    #[test]
+    fn node_names_streams_and_wrapped_legacy_lines() {
+        let json = b"{\"kind\":\"Event\"}";
+        let node = [b"master-0.example.com ".as_slice(), json].concat();
+        assert_eq!(classify(&node), Line::Json(json));
+        assert_eq!(content(&node), json);
+        let tail = [
+            b"2024-05-01T10:00:00.123000+00:00 kube-apiserver-audit-0a1b2c ".as_slice(),
+            json,
+        ]
+        .concat();
+        assert_eq!(classify(&tail), Line::Json(json));
+        let klog = b"I0612 10:00:00.123456 1 audit.go:45] 2017-06-12T10:00:00.1Z AUDIT: id=\"x\"";
+        assert_eq!(classify(klog), Line::Legacy(&klog[37..]));
+        let node_legacy = b"node-1 2017-06-12T10:00:00.1Z AUDIT: id=\"x\"";
+        assert_eq!(classify(node_legacy), Line::Legacy(&node_legacy[7..]));
+        assert_eq!(classify(b"hello world"), Line::Other);
+        assert_eq!(classify(b"true {"), Line::Json(b"{"));
     }
 
     #[test]

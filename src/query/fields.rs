@@ -101,7 +101,9 @@ pub fn resolve(text: &str, span: Span) -> Result<FieldRef, QueryError> {
                 computed: None,
             });
         }
-        if !EVENT_KEYS.contains(&short) {
+        // Any other top-level key is a path (envelope fields such as `category` or
+        // `logStream`); a name close to a known one is taken for a typo.
+        if !EVENT_KEYS.contains(&short) && nearest(short).is_some() {
             return Err(unknown_field(short, span));
         }
     }

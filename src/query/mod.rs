@@ -6,6 +6,7 @@ pub mod ast;
 pub mod error;
 pub mod eval;
 pub mod fields;
+pub mod hints;
 pub mod lexer;
 pub mod op;
 pub mod parser;

@@ -85,6 +85,9 @@ pub struct Outcome {
     pub had_error: bool,
     /// Per input: the first line of each skip kind, for the hint printed at the end.
     pub first_skips: Vec<(String, Skip, u64)>,
+    /// Inputs read that yielded no audit event, and what was seen of them (see
+    /// [`crate::report::Report::empty_inputs`]).
+    pub empty_inputs: Vec<(Input, crate::sink::Counters)>,
 }
 
 struct Job {
@@ -423,7 +426,7 @@ fn map_target(target: &Target, options: &Options) -> Option<Arc<Mapped>> {
     let Input::Path(path) = &target.input else {
         return None;
     };
-    if options.no_mmap || crate::source::is_gzip_file(path) {
+    if options.no_mmap || crate::source::needs_decoding(path) {
         return None;
     }
     let file = std::fs::File::open(path).ok()?;
@@ -657,10 +660,12 @@ impl<'a> Writer<'a> {
         }
         let inputs: Vec<Input> = self.targets.iter().map(|t| t.input.clone()).collect();
         let first_skips = self.report.first_skips(&inputs);
+        let empty_inputs = self.report.empty_inputs(&inputs);
         Ok(Outcome {
             totals,
             had_error: self.had_error,
             first_skips,
+            empty_inputs,
         })
     }
 }

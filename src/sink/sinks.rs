@@ -87,6 +87,9 @@ pub struct Counters {
     pub events: u64,
     pub matched: u64,
     pub skipped: HashMap<Skip, u64>,
+    /// What envelopes were met: events found in each kind, and records that held none
+    /// (by [`crate::envelope::Kind::label`] and [`crate::envelope::Seen::label`]).
+    pub seen: std::collections::BTreeMap<&'static str, u64>,
 }
 
 impl Counters {
@@ -98,6 +101,9 @@ impl Counters {
         self.matched += other.matched;
         for (kind, n) in &other.skipped {
             *self.skipped.entry(*kind).or_default() += n;
+        }
+        for (what, n) in &other.seen {
+            *self.seen.entry(what).or_default() += n;
         }
     }
 
@@ -448,6 +454,10 @@ impl<S: Sink, E: Write> Sink for Stats<S, E> {
         for kind in Skip::ALL {
             let n = c.skipped.get(&kind).copied().unwrap_or(0);
             row(&format!("skipped {}", kind.short_label()), n.to_string());
+        }
+        // Envelopes met (AKS, CloudWatch, GKE): events found in each, records without one.
+        for (what, n) in &c.seen {
+            row("envelopes", format!("{n} {what}"));
         }
         row("bytes", c.bytes.to_string());
         row(

@@ -113,10 +113,128 @@ pub fn is_gzip_file(path: &Path) -> bool {
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
+/// Whether a file must be decoded before it is read as lines: gzip, or UTF-16 with a
+/// byte order mark (as Windows PowerShell writes `>` redirections).
+pub fn needs_decoding(path: &Path) -> bool {
+    let mut head = [0u8; 4];
+    let Ok(mut file) = File::open(path) else {
+        return false;
+    };
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(&mut head[got..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    head[..got.min(2)] == GZIP_MAGIC || utf16_bom(&head[..got]).is_some()
+}
+
+/// A UTF-16 byte order mark followed by an ASCII character (every audit log starts with
+/// one: `{`, `[`, a blank, a letter): `Some(true)` big-endian, `Some(false)`
+/// little-endian. Bytes `FF FE` before other text are not taken for UTF-16.
+fn utf16_bom(head: &[u8]) -> Option<bool> {
+    match head {
+        [0xFE, 0xFF, 0, c] if c.is_ascii() && *c != 0 => Some(true),
+        [0xFF, 0xFE, c, 0] if c.is_ascii() && *c != 0 => Some(false),
+        _ => None,
+    }
+}
+
+/// Decodes UTF-16 (its byte order mark included in the input) to UTF-8; an unpaired
+/// surrogate becomes U+FFFD, as Go reads it.
+struct Utf16 {
+    inner: BufReader<Box<dyn Read + Send>>,
+    big_endian: bool,
+    out: Vec<u8>,
+    pos: usize,
+    units: Vec<u16>,
+    /// An odd byte left over from the last read.
+    carry: Option<u8>,
+    started: bool,
+}
+
+impl Utf16 {
+    fn new(reader: Box<dyn Read + Send>, big_endian: bool) -> Utf16 {
+        Utf16 {
+            inner: BufReader::with_capacity(GZIP_PIECE, reader),
+            big_endian,
+            out: Vec::new(),
+            pos: 0,
+            units: Vec::new(),
+            carry: None,
+            started: false,
+        }
+    }
+
+    /// Decodes the next piece into `out`; false at the end of the input.
+    fn fill(&mut self) -> io::Result<bool> {
+        let mut raw = vec![0u8; GZIP_PIECE];
+        let n = loop {
+            match self.inner.read(&mut raw) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other?,
+            }
+        };
+        let mut bytes: Vec<u8> = self.carry.take().into_iter().collect();
+        bytes.extend_from_slice(&raw[..n]);
+        if n == 0 {
+            if !bytes.is_empty() || !self.units.is_empty() {
+                self.units.clear();
+                self.out.extend_from_slice("\u{FFFD}".as_bytes());
+                return Ok(true);
+            }
+            return Ok(false);
+        }
+        if bytes.len() % 2 == 1 {
+            self.carry = bytes.pop();
+        }
+        for pair in bytes.chunks_exact(2) {
+            let unit = if self.big_endian {
+                u16::from_be_bytes([pair[0], pair[1]])
+            } else {
+                u16::from_le_bytes([pair[0], pair[1]])
+            };
+            self.units.push(unit);
+        }
+        if !self.started && self.units.first() == Some(&0xFEFF) {
+            self.units.remove(0);
+        }
+        self.started = true;
+        // Keep a trailing high surrogate for the next piece.
+        let keep = matches!(self.units.last(), Some(0xD800..=0xDBFF));
+        let tail = if keep { self.units.pop() } else { None };
+        for c in char::decode_utf16(self.units.drain(..)) {
+            let c = c.unwrap_or(char::REPLACEMENT_CHARACTER);
+            let mut buf = [0u8; 4];
+            self.out
+                .extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
+        self.units.extend(tail);
+        Ok(true)
+    }
+}
+
+impl Read for Utf16 {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.out.len() {
+            self.out.clear();
+            self.pos = 0;
+            if !self.fill()? {
+                return Ok(0);
+            }
+        }
+        let n = buf.len().min(self.out.len() - self.pos);
+        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 /// Wraps `reader` in a gzip decoder when its first bytes are the gzip magic (any name).
 /// The first two bytes are waited for, however the input trickles in.
 pub fn decompress_if_gzip(reader: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
-    let mut head = [0u8; 2];
+    let mut head = [0u8; 4];
     let mut got = 0;
     let mut reader = reader;
     while got < head.len() {
@@ -129,8 +247,10 @@ pub fn decompress_if_gzip(reader: Box<dyn Read + Send>) -> io::Result<Box<dyn Re
     }
     let reader: Box<dyn Read + Send> =
         Box::new(io::Cursor::new(head[..got].to_vec()).chain(reader));
-    if head[..got] == GZIP_MAGIC {
+    if head[..got.min(2)] == GZIP_MAGIC {
         Ok(Box::new(Gunzip::new(reader)))
+    } else if let Some(big_endian) = utf16_bom(&head[..got]) {
+        Ok(Box::new(Utf16::new(reader, big_endian)))
     } else {
         Ok(Box::new(BufReader::with_capacity(256 * 1024, reader)))
     }

@@ -144,3 +144,34 @@ pub fn event_line(
         ),
     )
 }
+
+/// Events inside envelopes (docs/formats.md), read with serde_json alone: AKS records
+/// (`properties.log` a JSON string or object, category kube-audit or kube-audit-admin)
+/// alone or in `records`, CloudWatch events (`message`) alone or in `events`/`logEvents`.
+pub fn envelope_events_in(v: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
+    let inner = |text_or_object: &serde_json::Value| -> Option<serde_json::Value> {
+        let event = match text_or_object {
+            serde_json::Value::String(text) => {
+                serde_json::from_str::<serde_json::Value>(text).ok()?
+            }
+            other => other.clone(),
+        };
+        (event["kind"] == "Event").then_some(event)
+    };
+    for batch in ["records", "events", "logEvents"] {
+        if let Some(items) = v[batch].as_array() {
+            for item in items {
+                envelope_events_in(item, out);
+            }
+            return;
+        }
+    }
+    if matches!(
+        v["category"].as_str(),
+        Some("kube-audit" | "kube-audit-admin")
+    ) {
+        out.extend(inner(&v["properties"]["log"]));
+    } else if v.get("message").is_some() {
+        out.extend(inner(&v["message"]));
+    }
+}
