@@ -133,7 +133,7 @@ struct Throttle {
 }
 
 /// Results held back beyond this make readers that are ahead wait.
-const HELD_LIMIT: u64 = 64 << 20;
+const HELD_LIMIT: u64 = 32 << 20;
 
 impl Throttle {
     fn new() -> Throttle {

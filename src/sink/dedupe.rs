@@ -3,11 +3,12 @@
 //! request's auditID; this keeps the most complete one.
 //!
 //! An event of a final stage (ResponseComplete, Panic) is passed on when it is read; a
-//! request's earlier stages wait for it (at most `limit` requests at once) and are
-//! dropped when it comes. Requests whose final stage is not in the input are passed on at
-//! the end, most complete stage first seen, in the order they were first seen. When more
-//! than `limit` requests are open (a watch can stay open for hours), the oldest is passed
-//! on early (with its best stage so far) and counted in a warning.
+//! request's earlier stages wait for it (at most `limit` requests, holding at most
+//! `byte_limit` bytes of events, at once) and are dropped when it comes. Requests whose
+//! final stage is not in the input are passed on at the end, most complete stage first
+//! seen, in the order they were first seen. When more requests wait than that (a watch
+//! can stay open for hours), the oldest is passed on early (with its best stage so far),
+//! counted in a warning, and a stage of it read later is dropped: one event per request.
 
 use super::{Match, Matched, Meta, Sink, Stage, Totals};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -15,6 +16,8 @@ use std::io::{self, Write};
 
 /// How many requests may wait for their final stage at once.
 pub const DEFAULT_OPEN_LIMIT: usize = 100_000;
+/// How many bytes of waiting events may be held at once (their text and key fields).
+pub const DEFAULT_OPEN_BYTES: usize = 32 << 20;
 /// How many finished requests are remembered, so a stage read after its final one (the
 /// same event twice, or written out of order) is still dropped.
 const DONE_MEMORY: usize = 100_000;
@@ -28,11 +31,22 @@ struct Open {
     meta: Meta,
 }
 
+impl Open {
+    /// The bytes it holds (its event and key fields), for the byte limit.
+    fn size(&self) -> usize {
+        self.text.len() + self.key.iter().map(|k| k.len() + 24).sum::<usize>() + 160
+    }
+}
+
 /// Keeps the most complete stage of each request; see the module docs.
 pub struct Dedupe<S, E: Write> {
     inner: S,
     err: E,
     limit: usize,
+    /// The most bytes of waiting events held at once.
+    byte_limit: usize,
+    /// Bytes of waiting events held now.
+    bytes: usize,
     open: HashMap<String, Open>,
     /// First-seen order of the open requests.
     order: BTreeMap<u64, String>,
@@ -45,10 +59,17 @@ pub struct Dedupe<S, E: Write> {
 
 impl<S: Sink, E: Write> Dedupe<S, E> {
     pub fn new(inner: S, err: E, limit: usize) -> Self {
+        Self::with_byte_limit(inner, err, limit, DEFAULT_OPEN_BYTES)
+    }
+
+    /// At most `limit` waiting requests, holding at most `byte_limit` bytes of events.
+    pub fn with_byte_limit(inner: S, err: E, limit: usize, byte_limit: usize) -> Self {
         Dedupe {
             inner,
             err,
             limit: limit.max(1),
+            byte_limit,
+            bytes: 0,
             open: HashMap::new(),
             order: BTreeMap::new(),
             seen: 0,
@@ -69,14 +90,32 @@ impl<S: Sink, E: Write> Dedupe<S, E> {
         self.done_order.push_back(id);
     }
 
+    /// Passes a waiting request on with its best stage so far.
     fn pass_open(&mut self, id: &str) -> io::Result<()> {
         if let Some(open) = self.open.remove(id) {
             self.order.remove(&open.first);
+            self.bytes -= open.size();
             self.inner.event(&Matched {
                 text: &open.text,
                 key: &open.key,
                 meta: Some(&open.meta),
             })?;
+            // One event per request: a stage read after it is dropped.
+            self.finished(id.to_string());
+        }
+        Ok(())
+    }
+
+    /// Passes the oldest waiting requests on early while more are waiting, or more bytes
+    /// held, than allowed (the newest one always stays).
+    fn keep_within_limits(&mut self) -> io::Result<()> {
+        while self.open.len() > 1 && (self.open.len() > self.limit || self.bytes > self.byte_limit)
+        {
+            let Some(oldest) = self.order.first_key_value().map(|(_, v)| v.clone()) else {
+                break;
+            };
+            self.pass_open(&oldest)?;
+            self.early += 1;
         }
         Ok(())
     }
@@ -102,6 +141,7 @@ impl<S: Sink, E: Write> Sink for Dedupe<S, E> {
         if meta.stage.is_final() {
             if let Some(open) = self.open.remove(id) {
                 self.order.remove(&open.first);
+                self.bytes -= open.size();
                 self.dropped += 1;
             }
             self.finished(id.to_string());
@@ -110,32 +150,27 @@ impl<S: Sink, E: Write> Sink for Dedupe<S, E> {
         if let Some(open) = self.open.get_mut(id) {
             self.dropped += 1;
             if meta.stage > open.stage {
+                self.bytes -= open.size();
                 open.stage = meta.stage;
                 open.text = event.text.to_vec();
                 open.key = event.key.to_vec();
                 open.meta = meta.clone();
+                self.bytes += open.size();
             }
-            return Ok(());
+            return self.keep_within_limits();
         }
-        if self.open.len() == self.limit
-            && let Some((_, oldest)) = self.order.first_key_value().map(|(k, v)| (*k, v.clone()))
-        {
-            self.pass_open(&oldest)?;
-            self.early += 1;
-        }
+        let open = Open {
+            first: self.seen + 1,
+            stage: meta.stage,
+            text: event.text.to_vec(),
+            key: event.key.to_vec(),
+            meta: meta.clone(),
+        };
         self.seen += 1;
+        self.bytes += open.size();
         self.order.insert(self.seen, id.to_string());
-        self.open.insert(
-            id.to_string(),
-            Open {
-                first: self.seen,
-                stage: meta.stage,
-                text: event.text.to_vec(),
-                key: event.key.to_vec(),
-                meta: meta.clone(),
-            },
-        );
-        Ok(())
+        self.open.insert(id.to_string(), open);
+        self.keep_within_limits()
     }
 
     fn events(&mut self, out: &[u8], matches: &[Match]) -> io::Result<()> {
@@ -161,8 +196,10 @@ impl<S: Sink, E: Write> Sink for Dedupe<S, E> {
                 self.err,
                 "{}",
                 crate::report::warning_line(&format!(
-                    "--dedupe: {} requests were passed on before their final stage, because more than {} were open at once",
-                    self.early, self.limit
+                    "--dedupe: {} requests were passed on before their final stage, because more than {} were open at once or their events took more than {} MiB",
+                    self.early,
+                    self.limit,
+                    self.byte_limit >> 20
                 ))
             )?;
         }
