@@ -46,14 +46,7 @@ pub fn main() -> i32 {
     }
     let args = match Args::parse_checked() {
         Ok(args) => args,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                EXIT_ERROR
-            } else {
-                EXIT_MATCH
-            };
-        }
+        Err(e) => return clap_exit(&e),
     };
     let result = Config::from_args(args, Env::detect()).and_then(run);
     match result {
@@ -369,4 +362,15 @@ fn run_follow(config: &Config) -> Result<i32, Error> {
     } else {
         EXIT_NO_MATCH
     })
+}
+
+/// Prints a clap error, or the `--help`/`--version` text it carries, and gives the exit
+/// code for it: 2 for an error, 0 for help and version.
+pub(crate) fn clap_exit(e: &clap::Error) -> i32 {
+    let _ = e.print();
+    if e.use_stderr() {
+        EXIT_ERROR
+    } else {
+        EXIT_MATCH
+    }
 }

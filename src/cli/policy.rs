@@ -105,14 +105,7 @@ pub fn main(argv: &[std::ffi::OsString]) -> i32 {
         std::iter::once(std::ffi::OsString::from("auditq policy")).chain(argv.iter().cloned()),
     ) {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                EXIT_ERROR
-            } else {
-                EXIT_MATCH
-            };
-        }
+        Err(e) => return super::clap_exit(&e),
     };
     match run(args.command) {
         Ok(code) => code,
@@ -977,14 +970,7 @@ pub fn doctor_main(argv: &[std::ffi::OsString]) -> i32 {
         std::iter::once(std::ffi::OsString::from("auditq doctor")).chain(argv.iter().cloned()),
     ) {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                EXIT_ERROR
-            } else {
-                EXIT_MATCH
-            };
-        }
+        Err(e) => return super::clap_exit(&e),
     };
     let text = match std::fs::read_to_string(&args.manifest) {
         Ok(t) => t,

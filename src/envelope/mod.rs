@@ -143,7 +143,7 @@ pub fn open(value: Json<'_, '_>, root: bool, wants: Wants, found: &mut Found) ->
         write_members_except(value, None, "logEvents", &mut batch);
         for event in events.elements() {
             let at = found.events.len();
-            wrapped_text(event, "message", None, Kind::Firehose, false, wants, found);
+            wrap(event, "message", None, Kind::Firehose, false, wants, found);
             for unwrapped in &mut found.events[at..] {
                 unwrapped.prepend_members(&batch);
             }
@@ -157,7 +157,7 @@ pub fn open(value: Json<'_, '_>, root: bool, wants: Wants, found: &mut Found) ->
             .is_some_and(|e| e.get("message").is_some())
     {
         for event in events.elements() {
-            wrapped_text(
+            wrap(
                 event,
                 "message",
                 None,
@@ -175,19 +175,13 @@ pub fn open(value: Json<'_, '_>, root: bool, wants: Wants, found: &mut Found) ->
 /// One record: an AKS diagnostic record, a CloudWatch event, a container log record or a
 /// Cloud Logging entry.
 fn record_of(record: Json<'_, '_>, root: bool, wants: Wants, found: &mut Found) -> bool {
-    if let Some(properties) = record.get("properties").filter(Json::is_object)
-        && record.get("category").is_some()
-    {
+    if record.get("properties").is_some_and(|p| p.is_object()) && record.get("category").is_some() {
         let category = record.get("category").and_then(|c| c.as_str());
         if !matches!(category, Some("kube-audit" | "kube-audit-admin")) {
             found.seen.push(Seen::AksOtherCategory);
             return true;
         }
-        if properties.get("log").is_none() {
-            found.seen.push(Seen::WrappedText);
-            return true;
-        }
-        wrap(
+        if !wrap(
             record,
             "log",
             Some("properties"),
@@ -195,7 +189,9 @@ fn record_of(record: Json<'_, '_>, root: bool, wants: Wants, found: &mut Found) 
             root,
             wants,
             found,
-        );
+        ) {
+            found.seen.push(Seen::WrappedText);
+        }
         return true;
     }
     if let Some(payload) = record.get("protoPayload") {
@@ -208,17 +204,19 @@ fn record_of(record: Json<'_, '_>, root: bool, wants: Wants, found: &mut Found) 
     }
     for key in ["message", "@message"] {
         if record.get(key).is_some() {
-            return wrapped_text(record, key, None, Kind::CloudWatch, root, wants, found);
+            return wrap(record, key, None, Kind::CloudWatch, root, wants, found);
         }
     }
     if record.get("log").is_some() && record.get("stream").is_some() {
-        return wrapped_text(record, "log", None, Kind::ContainerLog, root, wants, found);
+        return wrap(record, "log", None, Kind::ContainerLog, root, wants, found);
     }
     false
 }
 
-/// A record whose `key` (inside `parent` when given) holds the event.
-fn wrapped_text(
+/// Builds the merged document of `record` around its member `key` (inside `parent` when
+/// given): a JSON string holding the event, or the event object. The member is left out.
+/// False when the record has no such member (nothing is recorded then).
+fn wrap(
     record: Json<'_, '_>,
     key: &str,
     parent: Option<&str>,
@@ -231,30 +229,8 @@ fn wrapped_text(
         Some(p) => record.get(p),
         None => Some(record),
     };
-    if holder.and_then(|h| h.get(key)).is_none() {
-        return false;
-    }
-    wrap(record, key, parent, kind, root, wants, found);
-    true
-}
-
-/// Builds the merged document of `record` around its member `key` (inside `parent` when
-/// given): a JSON string holding the event, or the event object. The member is left out.
-fn wrap(
-    record: Json<'_, '_>,
-    key: &str,
-    parent: Option<&str>,
-    kind: Kind,
-    root: bool,
-    wants: Wants,
-    found: &mut Found,
-) {
-    let holder = match parent {
-        Some(p) => record.get(p),
-        None => Some(record),
-    };
     let Some(inner) = holder.and_then(|h| h.get(key)) else {
-        return;
+        return false;
     };
     let mut event_text = Vec::new();
     let body: &[u8] = match inner.as_str() {
@@ -265,7 +241,7 @@ fn wrap(
         }
         None => {
             found.seen.push(Seen::WrappedText);
-            return;
+            return true;
         }
     };
     // An object with at least one member: `{` then something other than `}`.
@@ -273,11 +249,11 @@ fn wrap(
         Some(rest) if rest.trim_ascii_start().first().is_some_and(|&b| b != b'}') => rest,
         Some(_) => {
             found.seen.push(Seen::WrappedNonEvent);
-            return;
+            return true;
         }
         None => {
             found.seen.push(Seen::WrappedText);
-            return;
+            return true;
         }
     };
     let mut merged = Vec::with_capacity(body.len() + 256);
@@ -299,6 +275,7 @@ fn wrap(
         record.write_json(&mut unwrapped.record);
     }
     found.events.push(unwrapped);
+    true
 }
 
 /// Writes the members of `record` as `"key":value,…` (no braces), leaving out `skip`

@@ -50,8 +50,20 @@ const SHORT_NAMES: &[(&str, &[&str])] = &[
     ("reason", &["annotations", "authorization.k8s.io/reason"]),
 ];
 
+/// The verbs the API server writes (always in lower case).
+pub const VERBS: &[&str] = &[
+    "get",
+    "list",
+    "watch",
+    "create",
+    "update",
+    "patch",
+    "delete",
+    "deletecollection",
+];
+
 /// Top-level Event keys accepted as bare names, so `requestURI=/healthz` works too.
-const EVENT_KEYS: &[&str] = &[
+pub const EVENT_KEYS: &[&str] = &[
     "kind",
     "apiVersion",
     "level",

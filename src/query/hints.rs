@@ -3,33 +3,12 @@
 //! `verb=DELETE` silently select nothing. Said on stderr, never an error.
 
 use super::ast::{Expr, Term};
+use super::fields::{EVENT_KEYS, VERBS};
 use super::value::Pattern;
 
 /// Known keys of an audit event, by parent key ("" for the top level).
 const KEYS: &[(&str, &[&str])] = &[
-    (
-        "",
-        &[
-            "kind",
-            "apiVersion",
-            "level",
-            "auditID",
-            "stage",
-            "requestURI",
-            "verb",
-            "user",
-            "impersonatedUser",
-            "sourceIPs",
-            "userAgent",
-            "objectRef",
-            "responseStatus",
-            "requestObject",
-            "responseObject",
-            "requestReceivedTimestamp",
-            "stageTimestamp",
-            "annotations",
-        ],
-    ),
+    ("", EVENT_KEYS),
     (
         "objectRef",
         &[
@@ -53,19 +32,7 @@ const KEYS: &[(&str, &[&str])] = &[
 
 /// Values the API server writes in one letter case, by event path.
 const VALUES: &[(&str, &[&str])] = &[
-    (
-        "verb",
-        &[
-            "get",
-            "list",
-            "watch",
-            "create",
-            "update",
-            "patch",
-            "delete",
-            "deletecollection",
-        ],
-    ),
+    ("verb", VERBS),
     (
         "stage",
         &[

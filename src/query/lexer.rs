@@ -233,17 +233,7 @@ fn preset(name: &str, span: Span) -> Result<(Token, Span), QueryError> {
 
 fn bare_word(word: &str, span: Span) -> QueryError {
     let err = QueryError::new(format!("`{word}` is not a comparison"), span);
-    const VERBS: &[&str] = &[
-        "get",
-        "list",
-        "watch",
-        "create",
-        "update",
-        "patch",
-        "delete",
-        "deletecollection",
-    ];
-    if VERBS.contains(&word) {
+    if super::fields::VERBS.contains(&word) {
         err.with_hint(format!("did you mean verb={word}?"))
     } else if crate::timefmt::parse_duration(word.strip_suffix("ms").unwrap_or(word)).is_some()
         || word
