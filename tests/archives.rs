@@ -238,7 +238,7 @@ fn merge_of_three_archives_is_a_stable_sort_by_time() {
 
 #[test]
 fn dedupe_keeps_one_event_per_audit_id_on_the_corpus() {
-    let corpus = PathBuf::from(std::env::var_os("AUDITQ_CORPUS").expect("AUDITQ_CORPUS"));
+    let corpus = common::corpus_dir();
     for rel in [
         "liggitt__audit2rbac/at-501d132/demo.log",
         "openshift__cluster-logging-operator/audit_in.log",

@@ -4,52 +4,18 @@
 
 mod common;
 
-use common::{arg, count, run};
+use common::{arg, corpus, corpus_dir, count, run};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-fn corpus_dir() -> PathBuf {
-    const MSG: &str = "set AUDITQ_CORPUS to the corpus directory (../shared/corpus); see README";
-    let dir = std::env::var_os("AUDITQ_CORPUS").unwrap_or_else(|| panic!("{MSG}"));
-    let dir = PathBuf::from(dir);
-    assert!(
-        dir.is_dir(),
-        "{MSG} (AUDITQ_CORPUS={} is not a directory)",
-        dir.display()
-    );
-    dir
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
 fn corpus_files() -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    walk(&corpus_dir(), &mut files);
+    let files = common::corpus_files();
     assert!(
         files.len() >= 60,
         "corpus looks incomplete: {} files",
         files.len()
     );
     files
-}
-
-fn corpus(rel: &str) -> PathBuf {
-    let p = corpus_dir().join(rel);
-    assert!(p.is_file(), "corpus file missing: {}", p.display());
-    p
 }
 
 /// `auditq -c -j1 [query…] -- file`, checked for sanity.
@@ -361,8 +327,7 @@ fn openshift_pretty_single_events() {
 #[test]
 fn falco_folder() {
     let dir = corpus_dir().join("falcosecurity__falco");
-    let mut files = Vec::new();
-    walk(&dir, &mut files);
+    let files = common::files_under(&dir);
     assert_eq!(files.len(), 47);
     let mut args = vec!["-c".to_string(), "--".to_string()];
     args.extend(files.iter().map(|f| arg(f)));

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{arg, cmd, temp_file, testdata};
+use common::{arg, cmd, corpus, temp_file, testdata};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -30,43 +30,18 @@ fn run_env(args: &[&str], presets: &str) -> common::Run {
     }
 }
 
-fn corpus_dir() -> PathBuf {
-    const MSG: &str = "set AUDITQ_CORPUS to the corpus directory (../shared/corpus); see README";
-    let dir = PathBuf::from(std::env::var_os("AUDITQ_CORPUS").unwrap_or_else(|| panic!("{MSG}")));
-    assert!(dir.is_dir(), "{MSG} ({} is not a directory)", dir.display());
-    dir
-}
-
-fn corpus(rel: &str) -> PathBuf {
-    let p = corpus_dir().join(rel);
-    assert!(p.is_file(), "corpus file missing: {}", p.display());
-    p
-}
-
 /// JSON files of the corpus (lines or one document; not YAML, legacy text or excerpts).
 fn corpus_json_files() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir() {
-                walk(&p, out);
-            } else {
-                let name = p.file_name().unwrap().to_string_lossy().into_owned();
-                let json = name.ends_with(".json") || name.ends_with(".jsonl");
-                let log =
-                    name.ends_with(".log") && !name.contains("legacy") && !name.contains("excerpt");
-                if json || log {
-                    out.push(p);
-                }
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(&corpus_dir(), &mut files);
+    let files: Vec<PathBuf> = common::corpus_files()
+        .into_iter()
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let json = name.ends_with(".json") || name.ends_with(".jsonl");
+            let log =
+                name.ends_with(".log") && !name.contains("legacy") && !name.contains("excerpt");
+            json || log
+        })
+        .collect();
     assert!(
         files.len() >= 55,
         "corpus looks incomplete: {} JSON files",

@@ -321,15 +321,10 @@ fn the_webhook_batch_is_filtered_completed_and_answered() {
 
 #[test]
 fn corpus_events_arrive_once_as_webhook_batches() {
-    let corpus = PathBuf::from(std::env::var_os("AUDITQ_CORPUS").expect("set AUDITQ_CORPUS"));
+    let corpus = common::corpus_dir();
     // Every event of the corpus's JSON lines, as the webhook would send it.
     let mut events = Vec::new();
-    let mut stack = vec![corpus.clone()];
-    while let Some(path) = stack.pop() {
-        if path.is_dir() {
-            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-            continue;
-        }
+    for path in common::corpus_files() {
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
         };
@@ -1132,15 +1127,9 @@ fn drive(mode: &str, extra: &[&str], restart: bool) -> (String, String) {
 fn real_webhook_sender_delivers_corpus_and_generated_events_once() {
     // The corpus's v1 events (as JSON lines the driver converts to the apiserver's
     // internal events), then generated ones, in batch mode.
-    let corpus = PathBuf::from(std::env::var_os("AUDITQ_CORPUS").expect("set AUDITQ_CORPUS"));
     let mut lines = String::new();
     let mut expected: BTreeMap<(String, String), usize> = BTreeMap::new();
-    let mut stack = vec![corpus];
-    while let Some(path) = stack.pop() {
-        if path.is_dir() {
-            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-            continue;
-        }
+    for path in common::corpus_files() {
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
         };

@@ -16,6 +16,52 @@ pub fn testdata(rel: &str) -> PathBuf {
         .join(rel)
 }
 
+/// The real corpus (`AUDITQ_CORPUS`, see README): tests that need it fail, never skip,
+/// when it is not set.
+pub fn corpus_dir() -> PathBuf {
+    const MSG: &str = "set AUDITQ_CORPUS to the corpus directory (../shared/corpus); see README";
+    let dir = PathBuf::from(std::env::var_os("AUDITQ_CORPUS").unwrap_or_else(|| panic!("{MSG}")));
+    assert!(
+        dir.is_dir(),
+        "{MSG} (AUDITQ_CORPUS={} is not a directory)",
+        dir.display()
+    );
+    dir
+}
+
+/// A file of the corpus, which must exist.
+pub fn corpus(rel: &str) -> PathBuf {
+    let p = corpus_dir().join(rel);
+    assert!(p.is_file(), "corpus file missing: {}", p.display());
+    p
+}
+
+/// Every file of the corpus, in sorted path order.
+pub fn corpus_files() -> Vec<PathBuf> {
+    files_under(&corpus_dir())
+}
+
+/// Every file below `dir` (recursively), in sorted path order.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files);
+    files
+}
+
 /// A path as a `String` argument.
 pub fn arg(path: &Path) -> String {
     path.to_str().expect("UTF-8 path").to_string()
