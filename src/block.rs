@@ -142,14 +142,24 @@ impl BlockProcessor {
     /// framing is at rest.
     pub fn process(&mut self, block: &[u8], result: &mut BlockResult) {
         result.counters.bytes = block.len() as u64;
-        result.counters.lines = count_lines(block);
+        let plan = Arc::clone(&self.plan);
+        let scan = match &plan.prefilter {
+            Some(prefilter) if !plan.strict => Some((prefilter, prefilter.scan(block))),
+            _ => None,
+        };
+        result.counters.lines = match &scan {
+            // The prefilter's scan counted the newlines.
+            Some((_, scan)) => {
+                scan.newlines + u64::from(!block.is_empty() && !block.ends_with(b"\n"))
+            }
+            None => count_lines(block),
+        };
         if block.len() > self.plan.max_line_bytes {
             find_long_lines(block, self.plan.max_line_bytes, result);
         }
-        let plan = Arc::clone(&self.plan);
-        let _ = match &plan.prefilter {
-            Some(prefilter) if !plan.strict => self.candidates(block, prefilter, result),
-            _ => self.everything(block, result),
+        let _ = match scan {
+            Some((prefilter, scan)) => self.candidates(block, prefilter, &scan, result),
+            None => self.everything(block, result),
         };
     }
 
@@ -167,9 +177,11 @@ impl BlockProcessor {
         &mut self,
         block: &[u8],
         prefilter: &Prefilter,
+        scan: &crate::prefilter::Scan,
         result: &mut BlockResult,
     ) -> Flow {
-        let triggers = prefilter.triggers(block);
+        let triggers = &scan.triggers;
+        let mut next_found = 0;
         let mut next_trigger = 0;
         let mut pos = 0;
         // The next needle found so far: still the next one while it is at or after `pos`
@@ -180,9 +192,16 @@ impl BlockProcessor {
             while triggers.get(next_trigger).is_some_and(|&t| t < pos) {
                 next_trigger += 1;
             }
-            let needle = match found {
-                Some(n) if n.is_none_or(|n| n >= pos) => n,
-                _ => {
+            let needle = match (&scan.needles, found) {
+                // The scan found them.
+                (Some(needles), _) => {
+                    while needles.get(next_found).is_some_and(|&n| n < pos) {
+                        next_found += 1;
+                    }
+                    needles.get(next_found).copied()
+                }
+                (None, Some(n)) if n.is_none_or(|n| n >= pos) => n,
+                (None, _) => {
                     let n = prefilter.next_needle(block, pos);
                     found = Some(n);
                     n
@@ -197,7 +216,7 @@ impl BlockProcessor {
             let (start, end) = region_around(block, at);
             let filter = Filter {
                 prefilter,
-                triggers: &triggers,
+                triggers,
             };
             self.region(block, start, end, Some(filter), result)?;
             pos = end + 1;

@@ -40,10 +40,57 @@ pub struct Prefilter {
     driver: Driver,
     /// Every clause, the driver's included: a record is a candidate if it has them all.
     clauses: Vec<Vec<memmem::Finder<'static>>>,
-    legacy: memmem::Finder<'static>,
-    gke: memmem::Finder<'static>,
+    markers: Markers,
     /// Characters of the needles: an escape (`\u0064`, `\/`) of one of them may hide a needle.
     needle_chars: Vec<char>,
+}
+
+/// What [`Prefilter::scan`] finds in a block.
+pub struct Scan {
+    pub triggers: Vec<usize>,
+    /// How many `\n` bytes it holds.
+    pub newlines: u64,
+    /// Where the driver's needle starts, in order (when it was searched in the same
+    /// pass; else [`Prefilter::next_needle`] finds them). A needle overlapping a marker
+    /// may be left out: its record holds the marker, so it is a candidate anyway.
+    pub needles: Option<Vec<usize>>,
+}
+
+/// The legacy and GKE markers (and a single driver needle with them), found in one
+/// pass by a SIMD searcher (Teddy); where there is none, one `memmem` pass each.
+enum Markers {
+    Packed {
+        searcher: aho_corasick::packed::Searcher,
+        /// Whether the driver's one needle is its third pattern.
+        driver: bool,
+    },
+    Finders(Vec<memmem::Finder<'static>>),
+}
+
+impl Markers {
+    fn new(driver: &[Vec<u8>]) -> Markers {
+        let mut patterns: Vec<&[u8]> = vec![LEGACY_MARKER, GKE_MARKER];
+        if let [one] = driver {
+            patterns.push(one);
+        }
+        let packed = aho_corasick::packed::Config::new()
+            .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+            .builder()
+            .extend(patterns.iter().copied())
+            .build();
+        match packed {
+            Some(searcher) => Markers::Packed {
+                searcher,
+                driver: patterns.len() == 3,
+            },
+            None => Markers::Finders(
+                [LEGACY_MARKER, GKE_MARKER]
+                    .iter()
+                    .map(|m| memmem::Finder::new(m).into_owned())
+                    .collect(),
+            ),
+        }
+    }
 }
 
 /// Finds the positions worth looking at: hits of one clause (the rarest-looking one).
@@ -89,8 +136,7 @@ impl Prefilter {
         Some(Prefilter {
             driver,
             clauses: finders,
-            legacy: memmem::Finder::new(LEGACY_MARKER).into_owned(),
-            gke: memmem::Finder::new(GKE_MARKER).into_owned(),
+            markers: Markers::new(&clauses[best]),
             needle_chars,
         })
     }
@@ -109,17 +155,48 @@ impl Prefilter {
     /// objects under a wrapping key, and escapes that could hide a needle: a record
     /// holding one is always a candidate.
     pub fn triggers(&self, bytes: &[u8]) -> Vec<usize> {
-        let mut positions: Vec<usize> = self.legacy.find_iter(bytes).collect();
-        positions.extend(self.gke.find_iter(bytes));
+        self.scan(bytes).triggers
+    }
+
+    /// [`Prefilter::triggers`], and the newlines of `bytes` counted in the same pass (a
+    /// block's line count would otherwise take a pass of its own).
+    pub fn scan(&self, bytes: &[u8]) -> Scan {
+        let mut positions = Vec::new();
+        let mut needles = None;
+        match &self.markers {
+            Markers::Packed { searcher, driver } => {
+                let mut found = Vec::new();
+                for m in searcher.find_iter(bytes) {
+                    if m.pattern().as_usize() < 2 {
+                        positions.push(m.start());
+                    } else {
+                        found.push(m.start());
+                    }
+                }
+                needles = driver.then_some(found);
+            }
+            Markers::Finders(finders) => {
+                for finder in finders {
+                    positions.extend(finder.find_iter(bytes));
+                }
+            }
+        }
+        let mut newlines = 0;
         let mut pos = 0;
-        while let Some(found) = memchr::memchr(b'\\', &bytes[pos..]) {
+        while let Some(found) = memchr::memchr2(b'\\', b'\n', &bytes[pos..]) {
             let at = pos + found;
+            if bytes[at] == b'\n' {
+                newlines += 1;
+                pos = at + 1;
+                continue;
+            }
             if wraps_json(bytes, at) {
                 positions.push(at);
             }
             match bytes.get(at + 1) {
                 Some(b'u') if self.escape_may_hide_needle(&bytes[at + 2..]) => positions.push(at),
                 Some(b'/') if self.needle_chars.contains(&'/') => positions.push(at),
+                Some(b'\n') => newlines += 1,
                 _ => {}
             }
             // Skip the escaped byte too, so `\\u0064` (an escaped backslash) is not an escape.
@@ -129,7 +206,11 @@ impl Prefilter {
             }
         }
         positions.sort_unstable();
-        positions
+        Scan {
+            triggers: positions,
+            newlines,
+            needles,
+        }
     }
 
     /// `hex` follows `\u`: does it encode a needle character? Surrogates and malformed
@@ -365,6 +446,20 @@ mod tests {
                 .triggers(plain.as_bytes())
                 .is_empty()
         );
+    }
+
+    proptest::proptest! {
+        /// The scan counts every newline, escaped ones (`\` then a newline) included.
+        #[test]
+        fn the_scan_counts_every_newline(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(b"\\\nu0064/\"A{".to_vec()),
+                0..300,
+            )
+        ) {
+            let scan = prefilter("verb=delete").scan(&bytes);
+            proptest::prop_assert_eq!(scan.newlines, bytecount::count(&bytes, b'\n') as u64);
+        }
     }
 
     #[test]

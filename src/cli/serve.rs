@@ -5,7 +5,6 @@
 use super::args::parse_size;
 use crate::block::Plan;
 use crate::error::Error;
-use crate::prefilter::Prefilter;
 use crate::query::{self, Presets};
 use crate::serve::rotate::{MEGABYTE, RotatingFile, Rotation};
 use crate::serve::tls::TlsFiles;
@@ -246,7 +245,9 @@ fn plan(config: &ServeConfig, api_version: &str) -> Arc<Plan> {
     let mut writer = EventWriter::new(config.format.clone(), false);
     writer.fill_kind = Some(api_version.to_string());
     Arc::new(Plan {
-        prefilter: Prefilter::new(&config.expr),
+        // Every item is parsed: whether a batch is answered 200 or 400, and the events
+        // it is said to hold, never depend on the query.
+        prefilter: None,
         expr: config.expr.clone(),
         writer,
         key_fields: None,

@@ -14,6 +14,7 @@
 
 pub mod cut;
 pub mod document;
+pub mod eventlist;
 pub mod legacy;
 
 use crate::syntax::may_continue;

@@ -133,7 +133,7 @@ struct Throttle {
 }
 
 /// Results held back beyond this make readers that are ahead wait.
-const HELD_LIMIT: u64 = 32 << 20;
+const HELD_LIMIT: u64 = 8 << 20;
 
 impl Throttle {
     fn new() -> Throttle {
@@ -193,7 +193,7 @@ pub fn run(
     } else {
         threads.min(targets.len()).max(1)
     };
-    let pool_size = threads * 2 + 2;
+    let pool_size = threads + 2;
     let stop = AtomicBool::new(false);
     let mut pools_tx = Vec::new();
     let mut pools_rx = Vec::new();
@@ -206,7 +206,7 @@ pub fn run(
         pools_rx.push(rx);
     }
     let (job_tx, job_rx) = sync_channel::<Job>(threads * 4 + readers);
-    let (done_tx, done_rx) = sync_channel::<Done>(threads * 4 + readers);
+    let (done_tx, done_rx) = sync_channel::<Done>(threads * 2 + readers);
     let job_rx = Mutex::new(job_rx);
     let next_target = AtomicUsize::new(0);
     let throttle = Throttle::new();

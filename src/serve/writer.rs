@@ -66,12 +66,22 @@ pub fn run(
             Some(Outcome::Expired)
         } else {
             let started = Instant::now();
-            let processor = if is_v1beta1(&job.body) {
-                &mut v1beta1
+            let (processor, api_version) = if is_v1beta1(&job.body) {
+                (&mut v1beta1, "audit.k8s.io/v1beta1")
             } else {
-                &mut v1
+                (&mut v1, "audit.k8s.io/v1")
             };
-            let outcome = write_batch(processor, &job.body, &mut result, sink, metrics);
+            // A plain EventList is read as lines of items (prefiltered, written byte for
+            // byte); anything else as one document.
+            let lines = crate::framing::eventlist::items_as_lines(&job.body, api_version);
+            let outcome = write_batch(
+                processor,
+                &job.body,
+                lines.as_deref(),
+                &mut result,
+                sink,
+                metrics,
+            );
             if let Outcome::Written { matched, .. } = outcome {
                 metrics.observe_write(started.elapsed());
                 forward.forward(&result.out, matched);
@@ -85,16 +95,18 @@ pub fn run(
     }
 }
 
-/// Processes and writes one batch.
+/// Processes and writes one batch: `body` as received, or `lines`, its items as JSON
+/// lines, when it could be cut so (`body` still names what is wrong with it).
 pub fn write_batch(
     processor: &mut BlockProcessor,
     body: &[u8],
+    lines: Option<&[u8]>,
     result: &mut BlockResult,
     sink: &mut dyn Sink,
     metrics: &Metrics,
 ) -> Outcome {
     result.clear();
-    processor.process(body, result);
+    processor.process(lines.unwrap_or(body), result);
     if let Some(reason) = problem(body, result) {
         return Outcome::Malformed(reason);
     }
@@ -177,14 +189,14 @@ mod tests {
 
     fn plan(query: &str, api: &str) -> Arc<Plan> {
         let expr = parse_query(&[query.to_string()]).unwrap();
-        let mut plan = Plan::jsonl(expr, true);
+        let mut plan = Plan::jsonl(expr, false);
         let mut writer = EventWriter::new(Format::Jsonl, false);
         writer.fill_kind = Some(api.to_string());
         plan.writer = writer;
         Arc::new(plan)
     }
 
-    fn run_one(query: &str, body: &[u8]) -> (Outcome, String) {
+    fn run_path(query: &str, body: &[u8], lines: Option<&[u8]>) -> (Outcome, String) {
         let plan = plan(query, "audit.k8s.io/v1");
         let mut processor = BlockProcessor::new(Arc::clone(&plan));
         let mut out = Vec::new();
@@ -193,12 +205,33 @@ mod tests {
             write_batch(
                 &mut processor,
                 body,
+                lines,
                 &mut BlockResult::default(),
                 &mut sink,
                 &Metrics::default(),
             )
         };
         (outcome, String::from_utf8(out).unwrap())
+    }
+
+    /// Runs a batch as `run` does (cut into lines when it is a plain list), and checks
+    /// that reading it as one document gives the same answer and the same events.
+    fn run_one(query: &str, body: &[u8]) -> (Outcome, String) {
+        let lines = crate::framing::eventlist::items_as_lines(body, "audit.k8s.io/v1");
+        let (outcome, text) = run_path(query, body, lines.as_deref());
+        let (whole_outcome, whole_text) = run_path(query, body, None);
+        let values = |t: &str| {
+            t.lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+                .collect::<Vec<_>>()
+        };
+        let same_answer = match (&outcome, &whole_outcome) {
+            (Outcome::Malformed(_), Outcome::Malformed(_)) => true,
+            (a, b) => a == b,
+        };
+        assert!(same_answer, "{outcome:?} vs {whole_outcome:?}");
+        assert_eq!(values(&text), values(&whole_text));
+        (outcome, text)
     }
 
     const LIST: &[u8] = br#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[{"level":"Metadata","auditID":"1","stage":"ResponseComplete","verb":"get","user":{"username":"alice"}},{"level":"Metadata","auditID":"2","stage":"ResponseComplete","verb":"delete","user":{"username":"bob"}}]}
@@ -242,6 +275,27 @@ mod tests {
         };
         assert!(reason.starts_with("malformed JSON: EOF"), "{reason}");
         assert!(!reason.contains('\n'));
+    }
+
+    #[test]
+    fn items_are_written_as_they_came() {
+        // Go's encoder writes `<` as `\u003c`; a cut list keeps it so.
+        let body = br#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[{"level":"Metadata","auditID":"1","stage":"ResponseComplete","verb":"get","requestURI":"/api?x=\u003c1","user":{"username":"alice"}}]}"#;
+        let (outcome, text) = run_one("", body);
+        assert_eq!(
+            outcome,
+            Outcome::Written {
+                events: 1,
+                matched: 1
+            }
+        );
+        assert_eq!(
+            text,
+            "{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\",\"level\":\"Metadata\",\"auditID\":\"1\",\"stage\":\"ResponseComplete\",\"verb\":\"get\",\"requestURI\":\"/api?x=\\u003c1\",\"user\":{\"username\":\"alice\"}}\n"
+        );
+        // A bad item refuses the whole batch, as when it is read as one document.
+        let bad = br#"{"kind":"EventList","items":[{"level":"Metadata","auditID":"1","stage":"ResponseComplete","verb":"get"},{"verb":tru}]}"#;
+        assert!(matches!(run_one("", bad).0, Outcome::Malformed(_)));
     }
 
     #[test]

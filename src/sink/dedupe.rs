@@ -22,6 +22,45 @@ pub const DEFAULT_OPEN_BYTES: usize = 32 << 20;
 /// same event twice, or written out of order) is still dropped.
 const DONE_MEMORY: usize = 100_000;
 
+/// A request's auditID, held compactly: a UUID in the lowercase form kube-apiserver
+/// writes as its 128 bits (two words, so an `Id` is 24 bytes, instead of a 36-byte
+/// string on the heap), anything else as its text. Two IDs are equal exactly when their
+/// texts are.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+enum Id {
+    Uuid(u64, u64),
+    Text(Box<str>),
+}
+
+impl Id {
+    fn of(id: &str) -> Id {
+        let b = id.as_bytes();
+        if b.len() == 36 {
+            let mut value: u128 = 0;
+            let mut ok = true;
+            for (i, &c) in b.iter().enumerate() {
+                if matches!(i, 8 | 13 | 18 | 23) {
+                    ok &= c == b'-';
+                    continue;
+                }
+                let digit = match c {
+                    b'0'..=b'9' => c - b'0',
+                    b'a'..=b'f' => c - b'a' + 10,
+                    _ => {
+                        ok = false;
+                        break;
+                    }
+                };
+                value = value << 4 | u128::from(digit);
+            }
+            if ok {
+                return Id::Uuid((value >> 64) as u64, value as u64);
+            }
+        }
+        Id::Text(id.into())
+    }
+}
+
 struct Open {
     /// When it was first seen (its place at the end of the input).
     first: u64,
@@ -34,7 +73,8 @@ struct Open {
 impl Open {
     /// The bytes it holds (its event and key fields), for the byte limit.
     fn size(&self) -> usize {
-        self.text.len() + self.key.iter().map(|k| k.len() + 24).sum::<usize>() + 160
+        let id = self.meta.audit_id.as_ref().map_or(0, |id| id.len());
+        self.text.len() + self.key.iter().map(|k| k.len() + 24).sum::<usize>() + id + 160
     }
 }
 
@@ -47,12 +87,12 @@ pub struct Dedupe<S, E: Write> {
     byte_limit: usize,
     /// Bytes of waiting events held now.
     bytes: usize,
-    open: HashMap<String, Open>,
+    open: HashMap<Id, Open>,
     /// First-seen order of the open requests.
-    order: BTreeMap<u64, String>,
+    order: BTreeMap<u64, Id>,
     seen: u64,
-    done: HashSet<String>,
-    done_order: VecDeque<String>,
+    done: HashSet<Id>,
+    done_order: VecDeque<Id>,
     early: u64,
     dropped: u64,
 }
@@ -80,7 +120,7 @@ impl<S: Sink, E: Write> Dedupe<S, E> {
         }
     }
 
-    fn finished(&mut self, id: String) {
+    fn finished(&mut self, id: Id) {
         if self.done_order.len() == DONE_MEMORY
             && let Some(old) = self.done_order.pop_front()
         {
@@ -91,7 +131,7 @@ impl<S: Sink, E: Write> Dedupe<S, E> {
     }
 
     /// Passes a waiting request on with its best stage so far.
-    fn pass_open(&mut self, id: &str) -> io::Result<()> {
+    fn pass_open(&mut self, id: &Id) -> io::Result<()> {
         if let Some(open) = self.open.remove(id) {
             self.order.remove(&open.first);
             self.bytes -= open.size();
@@ -101,7 +141,7 @@ impl<S: Sink, E: Write> Dedupe<S, E> {
                 meta: Some(&open.meta),
             })?;
             // One event per request: a stage read after it is dropped.
-            self.finished(id.to_string());
+            self.finished(id.clone());
         }
         Ok(())
     }
@@ -134,20 +174,21 @@ impl<S: Sink, E: Write> Sink for Dedupe<S, E> {
             // No auditID: nothing to pair it with.
             return self.inner.event(event);
         };
-        if self.done.contains(id) {
+        let id = Id::of(id);
+        if self.done.contains(&id) {
             self.dropped += 1;
             return Ok(());
         }
         if meta.stage.is_final() {
-            if let Some(open) = self.open.remove(id) {
+            if let Some(open) = self.open.remove(&id) {
                 self.order.remove(&open.first);
                 self.bytes -= open.size();
                 self.dropped += 1;
             }
-            self.finished(id.to_string());
+            self.finished(id);
             return self.inner.event(event);
         }
-        if let Some(open) = self.open.get_mut(id) {
+        if let Some(open) = self.open.get_mut(&id) {
             self.dropped += 1;
             if meta.stage > open.stage {
                 self.bytes -= open.size();
@@ -168,8 +209,8 @@ impl<S: Sink, E: Write> Sink for Dedupe<S, E> {
         };
         self.seen += 1;
         self.bytes += open.size();
-        self.order.insert(self.seen, id.to_string());
-        self.open.insert(id.to_string(), open);
+        self.order.insert(self.seen, id.clone());
+        self.open.insert(id, open);
         self.keep_within_limits()
     }
 
@@ -187,7 +228,7 @@ impl<S: Sink, E: Write> Sink for Dedupe<S, E> {
     }
 
     fn finish(&mut self, totals: &Totals) -> io::Result<()> {
-        let ids: Vec<String> = self.order.values().cloned().collect();
+        let ids: Vec<Id> = self.order.values().cloned().collect();
         for id in ids {
             self.pass_open(&id)?;
         }
@@ -243,6 +284,24 @@ mod tests {
     }
 
     use Stage::*;
+
+    #[test]
+    fn ids_are_equal_exactly_when_their_texts_are() {
+        let uuid = "4f1e2d3c-0a9b-4c8d-8e7f-112233445566";
+        assert!(matches!(Id::of(uuid), Id::Uuid(..)));
+        assert_eq!(std::mem::size_of::<Id>(), 24);
+        assert_eq!(Id::of(uuid), Id::of(uuid));
+        // Upper case, other lengths and misplaced hyphens stay text: never equal to a UUID.
+        let upper = uuid.to_uppercase();
+        assert!(matches!(Id::of(&upper), Id::Text(_)));
+        assert_ne!(Id::of(&upper), Id::of(uuid));
+        assert!(matches!(
+            Id::of("4f1e2d3c0a9b-4c8d-8e7f-1122-33445566"),
+            Id::Text(_)
+        ));
+        assert!(matches!(Id::of("short"), Id::Text(_)));
+        assert_ne!(Id::of(uuid), Id::of("4f1e2d3c-0a9b-4c8d-8e7f-112233445567"));
+    }
 
     #[test]
     fn keeps_the_final_stage_when_it_comes() {
