@@ -207,18 +207,33 @@ pub struct Args {
     #[arg(long, exclusive = true)]
     pub presets: bool,
 
-    /// `auditq serve …` (its options live in the subcommand).
+    /// `auditq serve|policy|doctor …` (their options live in the subcommand).
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
-/// Subcommands. A first argument `serve` is the subcommand; a file named `serve` is
-/// searched as `./serve` or after `--`.
+/// Subcommands. A first argument `serve`, `policy` or `doctor` is the subcommand; a file
+/// of that name is searched as `./serve` or after `--`.
 #[derive(Debug, Clone, clap::Subcommand, PartialEq)]
 pub enum Command {
     /// Receive kube-apiserver's audit webhook: filter the batches, write the matches
     /// (auditq serve --help).
     Serve(super::serve::ServeArgs),
+    /// Check an audit policy (--audit-policy-file) as kube-apiserver loads it, try it on
+    /// a real log, explain one request (auditq policy --help).
+    ///
+    /// `lint` loads policy files as kube-apiserver does and adds a reviewer's warnings;
+    /// `eval` replays a log through a policy (what it would log, per rule, and the
+    /// bytes); `explain` names the rule that matches one request and why each earlier
+    /// rule does not.
+    Policy(super::policy::PolicyArgs),
+    /// Check the audit set-up of a kube-apiserver static pod manifest before the kubelet
+    /// restarts it (auditq doctor --help).
+    ///
+    /// Checks the --audit-* flags, that the policy file and the log directory are mounted
+    /// into the pod, rotation, and the webhook configuration. Exit 0 clean, 1 warnings
+    /// only, 2 errors.
+    Doctor(super::policy::DoctorArgs),
 }
 
 impl Args {

@@ -253,6 +253,14 @@ impl Config {
         } else {
             env.presets_file.load()?
         };
+        if let Some(super::args::Command::Policy(_) | super::args::Command::Doctor(_)) =
+            &args.command
+        {
+            return Err(Error::Usage(
+                "`auditq policy` and `auditq doctor` have no search configuration: run them through cli::main"
+                    .into(),
+            ));
+        }
         if let Some(super::args::Command::Serve(serve)) = &args.command {
             let serve = super::serve::ServeConfig::from_args(serve, &presets)?;
             return Ok(Config {

@@ -35,19 +35,17 @@ pub const EXIT_ERROR: i32 = 2;
 
 /// Runs auditq with the process arguments; returns the exit code.
 pub fn main() -> i32 {
-    // `auditq policy …` and `auditq doctor …` are commands of their own (a file of that name
-    // is read with `--`).
-    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if argv.get(1).is_some_and(|a| a == "policy") {
-        return policy::main(&argv[2..]);
-    }
-    if argv.get(1).is_some_and(|a| a == "doctor") {
-        return policy::doctor_main(&argv[2..]);
-    }
-    let args = match Args::parse_checked() {
+    let mut args = match Args::parse_checked() {
         Ok(args) => args,
         Err(e) => return clap_exit(&e),
     };
+    // `auditq policy …` and `auditq doctor …` read no log of their own choosing: they run
+    // apart from the search configuration (`serve` has one, built below).
+    match args.command.take() {
+        Some(args::Command::Policy(policy)) => return policy::main(policy),
+        Some(args::Command::Doctor(doctor)) => return policy::doctor_main(doctor),
+        other => args.command = other,
+    }
     let result = Config::from_args(args, Env::detect()).and_then(run);
     match result {
         Ok(code) => code,

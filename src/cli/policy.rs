@@ -14,18 +14,16 @@ use crate::prefilter::Prefilter;
 use crate::report;
 use crate::search::{self, Options};
 use crate::sink::{EventWriter, Format, Matched, Sink, Totals};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Subcommand, ValueEnum};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "auditq policy",
-    about = "Check an audit policy (--audit-policy-file) as kube-apiserver loads it, try it on a real log, explain one request."
-)]
+/// `auditq policy`: check an audit policy (--audit-policy-file) as kube-apiserver loads
+/// it, try it on a real log, explain one request.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
 pub struct PolicyArgs {
     #[command(subcommand)]
     pub command: PolicyCommand,
@@ -37,7 +35,7 @@ pub enum LintFormat {
     Json,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Subcommand)]
 pub enum PolicyCommand {
     /// Load each policy file as kube-apiserver does (audit.k8s.io/v1, strict fields,
     /// validation), then give a reviewer's warnings. Exit 0 clean, 1 warnings only,
@@ -99,14 +97,8 @@ pub enum PolicyCommand {
     },
 }
 
-/// Runs `auditq policy …` (argv without the program name and `policy`).
-pub fn main(argv: &[std::ffi::OsString]) -> i32 {
-    let args = match PolicyArgs::try_parse_from(
-        std::iter::once(std::ffi::OsString::from("auditq policy")).chain(argv.iter().cloned()),
-    ) {
-        Ok(a) => a,
-        Err(e) => return super::clap_exit(&e),
-    };
+/// Runs `auditq policy …`.
+pub fn main(args: PolicyArgs) -> i32 {
     match run(args.command) {
         Ok(code) => code,
         Err(e) if e.is_broken_pipe() => EXIT_MATCH,
@@ -944,11 +936,11 @@ mod tests {
 
 // ---------------------------------------------------------------- doctor
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "auditq doctor",
-    about = "Check the audit set-up of a kube-apiserver static pod manifest before the kubelet restarts it: --audit-* flags, the policy file and log directory mounted into the pod, rotation, the webhook configuration. Exit 0 clean, 1 warnings only, 2 errors."
-)]
+/// `auditq doctor`: check the audit set-up of a kube-apiserver static pod manifest before
+/// the kubelet restarts it: --audit-* flags, the policy file and log directory mounted
+/// into the pod, rotation, the webhook configuration. Exit 0 clean, 1 warnings only, 2
+/// errors.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
 pub struct DoctorArgs {
     /// The manifest.
     #[arg(
@@ -965,13 +957,7 @@ pub struct DoctorArgs {
 }
 
 /// Runs `auditq doctor …` (argv without the program name and `doctor`).
-pub fn doctor_main(argv: &[std::ffi::OsString]) -> i32 {
-    let args = match DoctorArgs::try_parse_from(
-        std::iter::once(std::ffi::OsString::from("auditq doctor")).chain(argv.iter().cloned()),
-    ) {
-        Ok(a) => a,
-        Err(e) => return super::clap_exit(&e),
-    };
+pub fn doctor_main(args: DoctorArgs) -> i32 {
     let text = match std::fs::read_to_string(&args.manifest) {
         Ok(t) => t,
         Err(e) => {
