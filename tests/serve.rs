@@ -714,11 +714,32 @@ fn pki() -> Pki {
     }
 }
 
-/// One request over TLS (HTTP/1.1), with a client certificate if given.
+/// One POST over TLS (HTTP/1.1), with a client certificate if given.
 fn tls_send(
     addr: SocketAddr,
     ca_pem: &str,
     client: Option<&(String, String)>,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Answer, String> {
+    tls_request(
+        addr,
+        ca_pem,
+        client,
+        "POST",
+        "/audit?timeout=30s",
+        headers,
+        body,
+    )
+}
+
+/// One request over TLS (HTTP/1.1), with a client certificate if given.
+fn tls_request(
+    addr: SocketAddr,
+    ca_pem: &str,
+    client: Option<&(String, String)>,
+    method: &str,
+    target: &str,
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Result<Answer, String> {
@@ -748,7 +769,7 @@ fn tls_send(
     let tcp = TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let mut tls = rustls::StreamOwned::new(conn, tcp);
-    tls.write_all(&request_bytes("POST", "/audit?timeout=30s", headers, body))
+    tls.write_all(&request_bytes(method, target, headers, body))
         .map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
     match tls.read_to_end(&mut raw) {
@@ -978,6 +999,22 @@ fn every_serve_option_is_tested() {
         ),
         ("print_kubeconfig", "serve_options_stay_in_the_subcommand"),
         ("forward", "forward_sends_the_matches_on_to_another_webhook"),
+        (
+            "forward_ca",
+            "forward_over_https_with_a_client_certificate_reuses_connections",
+        ),
+        (
+            "forward_cert",
+            "forward_over_https_with_a_client_certificate_reuses_connections",
+        ),
+        (
+            "forward_key",
+            "forward_over_https_with_a_client_certificate_reuses_connections",
+        ),
+        (
+            "max_connections",
+            "connections_over_max_connections_are_closed_at_accept",
+        ),
         ("help", "clap"),
     ];
     let command = auditq::cli::args::Args::command();
@@ -1255,16 +1292,312 @@ fn forward_sends_the_matches_on_to_another_webhook() {
     assert_eq!(written.len(), 300);
     assert_eq!(forwarded, written);
     assert!(forwarded.keys().all(|id| deletes.contains(id)));
-    // --forward takes JSON only, and http:// only (for now).
-    let o = Command::new(bin())
-        .args(["serve", "--forward", &target, "-o", "table"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    let o = Command::new(bin())
-        .args(["serve", "--forward", "https://falco:9765/k8s-audit"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
+    // --forward takes JSON only; its TLS options need an https:// target.
+    for (args, says) in [
+        (&["--forward", &target, "-o", "table"][..], "-o jsonl"),
+        (
+            &["--forward", &target, "--forward-ca", "ca.crt"],
+            "https://",
+        ),
+        (&["--forward", "ftp://falco/x"], "https://"),
+        (
+            &["--forward", "https://falco/x", "--forward-cert", "c.crt"],
+            "--forward-key",
+        ),
+        (&["--forward-ca", "ca.crt"], "--forward"),
+    ] {
+        let o = Command::new(bin())
+            .arg("serve")
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
     let _ = &mut next;
+}
+
+/// Waits until `/metrics` of `addr` (plain HTTP) contains `line`; the metrics text.
+fn wait_for_metric(addr: SocketAddr, line: &str, seconds: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let metrics = send(addr, "GET", "/metrics", &[], b"").body;
+        if metrics.contains(line) {
+            return metrics;
+        }
+        assert!(Instant::now() < deadline, "no {line:?} in {metrics}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The value of one metric line (`name value`).
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+#[test]
+fn forward_over_https_with_a_client_certificate_reuses_connections() {
+    let pki = pki();
+    let dir = pki.dir.path();
+    let p = |name: &str| common::arg(&dir.join(name));
+    std::fs::write(dir.join("client.crt"), &pki.client.0).unwrap();
+    std::fs::write(dir.join("client.key"), &pki.client.1).unwrap();
+    let other = pki_other_server();
+    std::fs::write(dir.join("other-ca.crt"), &other.2).unwrap();
+    // The next webhook: another auditq serve, over TLS, requiring a client certificate.
+    let mut next = Server::start(
+        &[
+            "--tls-cert",
+            &p("server.crt"),
+            "--tls-key",
+            &p("server.key"),
+            "--client-ca",
+            &p("ca.crt"),
+        ],
+        Stdio::piped(),
+    );
+    let mut stdout = next.child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).unwrap();
+        text
+    });
+    let target = format!("https://127.0.0.1:{}/k8s-audit", next.addr.port());
+    let out = dir.join("audit.log");
+    let first = Server::start(
+        &[
+            "verb=delete",
+            "--out",
+            &common::arg(&out),
+            "--forward",
+            &target,
+            "--forward-ca",
+            &p("ca.crt"),
+            "--forward-cert",
+            &p("client.crt"),
+            "--forward-key",
+            &p("client.key"),
+        ],
+        Stdio::null(),
+    );
+    let mut deletes = HashSet::new();
+    for (ids, body) in generated("tfw", 5, 400, 0) {
+        assert_eq!(post(first.addr, &body).status, 200);
+        deletes.extend(ids.into_iter().skip(2).step_by(4));
+    }
+    wait_for_metric(first.addr, "auditq_serve_events_forwarded_total 500\n", 30);
+    // Five batches over one kept-alive connection (and this request's own).
+    let metrics = tls_request(
+        next.addr,
+        &pki.ca_pem,
+        Some(&pki.client),
+        "GET",
+        "/metrics",
+        &[],
+        b"",
+    )
+    .unwrap()
+    .body;
+    assert_eq!(
+        metric(&metrics, "auditq_serve_requests_total{proto=\"http1\"}"),
+        6
+    );
+    assert!(
+        metric(&metrics, "auditq_serve_connections_total") <= 2,
+        "connections not reused: {metrics}"
+    );
+    // The same, trusting another CA: the target's certificate is refused.
+    let wrong = Server::start(
+        &[
+            "--forward",
+            &target,
+            "--forward-ca",
+            &p("other-ca.crt"),
+            "--forward-cert",
+            &p("client.crt"),
+            "--forward-key",
+            &p("client.key"),
+        ],
+        Stdio::null(),
+    );
+    assert_eq!(
+        post(wrong.addr, &event_list(&[item("w-1", "get", 0)])).status,
+        200
+    );
+    // Five attempts (1 + 1.5 + 2.25 + 3.4 s apart), then dropped and counted.
+    let metrics = wait_for_metric(wrong.addr, "auditq_serve_forward_dropped_total 1\n", 40);
+    assert!(metrics.contains("auditq_serve_events_forwarded_total 0\n"));
+    let (code, stderr) = wrong.stop();
+    assert_eq!(code, 0);
+    let failed: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("msg=\"forwarding failed\""))
+        .collect();
+    assert_eq!(failed.len(), 2, "first and last attempt logged: {stderr}");
+    for line in failed {
+        assert!(line.contains(&format!("target={target}")), "{line}");
+        assert!(line.contains("invalid peer certificate"), "{line}");
+        assert!(line.contains("UnknownIssuer"), "{line}");
+    }
+    let (code, _) = first.stop();
+    assert_eq!(code, 0);
+    terminate(&next.child);
+    let forwarded = ids_of(&reader.join().unwrap());
+    let written = ids_of(&read_text(&out));
+    assert_eq!(written.len(), 500);
+    assert_eq!(forwarded, written, "every match forwarded once");
+    assert!(forwarded.values().all(|&n| n == 1));
+    assert!(forwarded.keys().all(|id| deletes.contains(id)));
+    assert!(!forwarded.contains_key("w-1"));
+    let _ = &mut next;
+}
+
+#[test]
+fn client_ca_is_reloaded_when_its_file_changes() {
+    let pki = pki();
+    let dir = pki.dir.path();
+    let p = |name: &str| common::arg(&dir.join(name));
+    let out = dir.join("audit.log");
+    let server = Server::start(
+        &[
+            "--tls-cert",
+            &p("server.crt"),
+            "--tls-key",
+            &p("server.key"),
+            "--client-ca",
+            &p("ca.crt"),
+            "--out",
+            &common::arg(&out),
+        ],
+        Stdio::null(),
+    );
+    let status = |client: &(String, String), id: &str| {
+        tls_send(
+            server.addr,
+            &pki.ca_pem,
+            Some(client),
+            &[],
+            &event_list(&[item(id, "get", 0)]),
+        )
+        .map(|a| a.status)
+    };
+    let rotated = ca("rotated CA");
+    let new_client = leaf(&["kube-apiserver"], &rotated);
+    assert_eq!(status(&pki.client, "old-1"), Ok(200));
+    assert!(status(&new_client, "new-0").is_err());
+    // A half-written CA file: the old CA stays, and it is said once.
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(dir.join("ca.crt"), "-----BEGIN CERTIFICATE-----\nMIIB").unwrap();
+    for id in ["old-2", "old-3"] {
+        std::thread::sleep(Duration::from_millis(1100));
+        assert_eq!(status(&pki.client, id), Ok(200));
+        assert!(status(&new_client, "new-x").is_err());
+    }
+    // The rotated CA: its clients are in, the old CA's are out, without a restart.
+    std::fs::write(dir.join("ca.crt"), rotated.pem()).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(status(&new_client, "new-1"), Ok(200));
+    assert!(status(&pki.client, "old-4").is_err());
+    assert_eq!(status(&new_client, "new-2"), Ok(200));
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0);
+    assert_eq!(
+        stderr
+            .matches("msg=\"client CA not reloaded (keeping the previous one)\"")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{}:", dir.join("ca.crt").display())),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("msg=\"client CA reloaded\"").count(),
+        1,
+        "{stderr}"
+    );
+    let ids: Vec<String> = ids_of(&read_text(&out)).into_keys().collect();
+    assert_eq!(ids, ["new-1", "new-2", "old-1", "old-2", "old-3"]);
+}
+
+#[test]
+fn connections_over_max_connections_are_closed_at_accept() {
+    let server = Server::start(&["--max-connections", "2"], Stdio::null());
+    let held: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(server.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // The third: closed at once, no answer.
+    let mut third = TcpStream::connect(server.addr).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = third.write_all(&request_bytes("GET", "/healthz", &[], b""));
+    let mut raw = Vec::new();
+    let started = Instant::now();
+    let _ = third.read_to_end(&mut raw);
+    assert!(raw.is_empty(), "{}", String::from_utf8_lossy(&raw));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "not closed at once"
+    );
+    // One place free again: requests are served.
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    let metrics = send(server.addr, "GET", "/metrics", &[], b"").body;
+    assert!(
+        metrics.contains("auditq_serve_rejected_total{reason=\"too_many_connections\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("auditq_serve_connections_open 1\n"),
+        "{metrics}"
+    );
+    let body = event_list(&[item("c-1", "get", 0)]);
+    assert_eq!(post(server.addr, &body).status, 200);
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0);
+    assert!(stderr.contains("reason=too_many_connections"), "{stderr}");
+}
+
+#[test]
+fn closed_stdout_stops_the_server_with_status_2() {
+    let mut server = Server::start(&[], Stdio::piped());
+    let mut lines = BufReader::new(server.child.stdout.take().unwrap());
+    let body = event_list(&[item("p-1", "get", 0), item("p-2", "get", 0)]);
+    assert_eq!(post(server.addr, &body).status, 200);
+    let mut line = String::new();
+    lines.read_line(&mut line).unwrap();
+    assert!(line.contains("\"auditID\":\"p-1\""), "{line}");
+    // `auditq serve | head -1`: the reader exits.
+    drop(lines);
+    let answer = post(server.addr, &event_list(&[item("p-3", "get", 0)]));
+    assert_eq!(answer.status, 503, "{answer:?}");
+    assert!(answer.headers.contains_key("retry-after"), "{answer:?}");
+    // It stops by itself, with status 2, and says why once.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running: {}",
+            server.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let stderr = server.stderr();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.matches("output closed").count(), 1, "{stderr}");
+    assert!(stderr.contains("level=error"), "{stderr}");
+    assert!(!stderr.contains("cannot write output"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // Nothing listens any more: the apiserver keeps its batches until a restart.
+    assert!(try_send(server.addr, "POST", "/audit", &[], &body).is_none());
 }

@@ -6,6 +6,7 @@ use super::args::parse_size;
 use crate::block::Plan;
 use crate::error::Error;
 use crate::query::{self, Presets};
+use crate::serve::forward::ForwardTls;
 use crate::serve::rotate::{MEGABYTE, RotatingFile, Rotation};
 use crate::serve::tls::TlsFiles;
 use crate::serve::writer::Plans;
@@ -122,10 +123,30 @@ pub struct ServeArgs {
     pub retry_after: u64,
 
     /// Send the matching events of each batch on, as one EventList POST, to this http://
-    /// URL (repeatable; e.g. Falco's http://127.0.0.1:9765/k8s-audit). Its own queue of 64
-    /// batches and 5 attempts; dropped batches are counted in /metrics. With -o jsonl only.
+    /// or https:// URL (repeatable; e.g. Falco's http://127.0.0.1:9765/k8s-audit).
+    /// Connections are kept alive; its own queue of 64 batches and 5 attempts; dropped
+    /// batches are counted in /metrics. With -o jsonl only.
     #[arg(long, value_name = "URL", value_parser = parse_forward)]
     pub forward: Vec<crate::serve::forward::Target>,
+
+    /// Verify https:// --forward targets against this CA (PEM) instead of the built-in
+    /// public roots (Mozilla's, from webpki-roots).
+    #[arg(long, value_name = "FILE", requires = "forward")]
+    pub forward_ca: Option<PathBuf>,
+
+    /// Client certificate (PEM) for https:// --forward targets that require one (e.g.
+    /// another auditq serve with --client-ca).
+    #[arg(long, value_name = "FILE", requires_all = ["forward", "forward_key"])]
+    pub forward_cert: Option<PathBuf>,
+
+    /// The private key of --forward-cert (PEM).
+    #[arg(long, value_name = "FILE", requires_all = ["forward", "forward_cert"])]
+    pub forward_key: Option<PathBuf>,
+
+    /// Connections open at once; one more is closed as soon as it is accepted (counted in
+    /// /metrics as too_many_connections). The apiserver needs a few.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
 
     /// Print a webhook kubeconfig for the apiserver (--audit-webhook-config-file) that
     /// sends to URL, and exit.
@@ -199,7 +220,20 @@ impl ServeConfig {
             queue: args.queue as usize,
             retry_after: args.retry_after,
             forward: args.forward.clone(),
+            forward_tls: ForwardTls {
+                ca: args.forward_ca.clone(),
+                cert: args.forward_cert.clone(),
+                key: args.forward_key.clone(),
+            },
+            max_connections: args.max_connections as usize,
         };
+        if settings.forward_tls != ForwardTls::default()
+            && !settings.forward.iter().any(|t| t.is_https())
+        {
+            return Err(Error::Usage(
+                "serve: --forward-ca, --forward-cert and --forward-key are for https:// --forward targets, and every --forward is http://".into(),
+            ));
+        }
         if !settings.forward.is_empty() && args.output.as_ref().is_some_and(|f| *f != Format::Jsonl)
         {
             return Err(Error::Usage(
@@ -289,7 +323,12 @@ pub fn run(config: &ServeConfig) -> Result<i32, Error> {
             Box::new(Printer::new(&plans.v1.writer, out))
         }
     };
-    serve::run(settings, &plans, sink.as_mut()).map_err(Error::Other)?;
-    sink.finish(&Totals::default()).map_err(Error::Output)?;
-    Ok(super::EXIT_MATCH)
+    match serve::run(settings, &plans, sink.as_mut()).map_err(Error::Other)? {
+        serve::Ending::Signal => {
+            sink.finish(&Totals::default()).map_err(Error::Output)?;
+            Ok(super::EXIT_MATCH)
+        }
+        // Logged once when it happened; like grep, an error is 2.
+        serve::Ending::OutputClosed => Ok(super::EXIT_ERROR),
+    }
 }

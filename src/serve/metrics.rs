@@ -20,10 +20,12 @@ pub enum Reason {
     Timeout,
     Tls,
     ShuttingDown,
+    /// `--max-connections` open already: the connection was closed at accept.
+    Connections,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 12] = [
+    pub const ALL: [Reason; 13] = [
         Reason::NotFound,
         Reason::Method,
         Reason::Unauthorized,
@@ -36,6 +38,7 @@ impl Reason {
         Reason::Timeout,
         Reason::Tls,
         Reason::ShuttingDown,
+        Reason::Connections,
     ];
 
     pub fn label(self) -> &'static str {
@@ -52,6 +55,7 @@ impl Reason {
             Reason::Timeout => "body_timeout",
             Reason::Tls => "tls_handshake",
             Reason::ShuttingDown => "shutting_down",
+            Reason::Connections => "too_many_connections",
         }
     }
 }
@@ -77,7 +81,10 @@ pub struct Metrics {
     pub requests_http1: AtomicU64,
     pub requests_http2: AtomicU64,
     pub queue_capacity: AtomicU64,
-    rejected: [AtomicU64; 12],
+    /// Connections accepted (under `--max-connections`), and open now.
+    pub connections: AtomicU64,
+    pub connections_open: AtomicU64,
+    rejected: [AtomicU64; Reason::ALL.len()],
     write_buckets: [AtomicU64; 12],
     write_count: AtomicU64,
     write_micros: AtomicU64,
@@ -151,6 +158,11 @@ impl Metrics {
             self.bytes_received.load(Relaxed),
         );
         counter(
+            "auditq_serve_connections_total",
+            "Connections accepted (not counting those closed at once over --max-connections).",
+            self.connections.load(Relaxed),
+        );
+        counter(
             "auditq_serve_written_bytes_total",
             "Bytes written to the output.",
             self.bytes_written.load(Relaxed),
@@ -182,6 +194,11 @@ impl Metrics {
             out,
             "# HELP auditq_serve_queue_capacity Batches held at most (--queue).\n# TYPE auditq_serve_queue_capacity gauge\nauditq_serve_queue_capacity {}\n",
             self.queue_capacity.load(Relaxed)
+        );
+        let _ = write!(
+            out,
+            "# HELP auditq_serve_connections_open Connections open now (--max-connections at most).\n# TYPE auditq_serve_connections_open gauge\nauditq_serve_connections_open {}\n",
+            self.connections_open.load(Relaxed)
         );
         let name = "auditq_serve_write_seconds";
         let _ = write!(

@@ -10,6 +10,7 @@
 
 pub mod forward;
 pub mod metrics;
+pub mod output;
 pub mod rotate;
 pub mod tls;
 pub mod writer;
@@ -63,6 +64,19 @@ pub struct Settings {
     pub retry_after: u64,
     /// `--forward`: where matching events are sent on.
     pub forward: Vec<forward::Target>,
+    /// `--forward-ca`, `--forward-cert`, `--forward-key`: TLS to `https://` targets.
+    pub forward_tls: forward::ForwardTls,
+    /// Connections open at once; more are closed at accept.
+    pub max_connections: usize,
+}
+
+/// Why [`run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// SIGTERM or SIGINT: every answered batch is written.
+    Signal,
+    /// The output's reader went away (EPIPE): batches not written were answered 503.
+    OutputClosed,
 }
 
 /// Writes one structured line on stderr: `auditq: level=info msg="…" key=value …`.
@@ -124,6 +138,7 @@ struct State {
     jobs: mpsc::Sender<Message>,
     metrics: Arc<Metrics>,
     stopping: AtomicBool,
+    output: Arc<output::OutputClosed>,
     /// Per source: when it was last logged, and refusals since.
     refused: Mutex<HashMap<IpAddr, (Instant, u64)>>,
 }
@@ -372,6 +387,15 @@ async fn handle(
             state.refuse(peer, Reason::Malformed, &reason);
             answer(StatusCode::BAD_REQUEST, &reason)
         }
+        Ok(Outcome::OutputFailed(_)) if state.output.is_closed() => {
+            // Logged once when it closed; the apiserver keeps the batch and sends it again.
+            state.refuse(peer, Reason::OutputFailed, "the output is closed");
+            retry(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the output is closed: auditq is stopping",
+                state.retry_after,
+            )
+        }
         Ok(Outcome::OutputFailed(e)) => {
             state.refuse(peer, Reason::OutputFailed, &e);
             log("error", "cannot write output", &[("error", &e)]);
@@ -397,6 +421,19 @@ async fn handle(
     })
 }
 
+/// A connection's place under `--max-connections`, given back (and the gauge lowered)
+/// when its task ends, however it ends.
+struct Open {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    metrics: Arc<Metrics>,
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.metrics.connections_open.fetch_sub(1, Relaxed);
+    }
+}
+
 /// Decodes a gzip body; `None` when it is longer than `limit` decoded.
 fn gunzip(body: &[u8], limit: usize) -> io::Result<Option<Vec<u8>>> {
     let mut out = Vec::new();
@@ -406,13 +443,15 @@ fn gunzip(body: &[u8], limit: usize) -> io::Result<Option<Vec<u8>>> {
     Ok((out.len() <= limit).then_some(out))
 }
 
-/// Runs the server until SIGTERM or SIGINT; the writer runs on this thread with `sink`.
-/// Returns an error if the server cannot start (bind, TLS files, token file).
-pub fn run(settings: &Settings, plans: &Plans, sink: &mut dyn Sink) -> Result<(), String> {
+/// Runs the server until SIGTERM or SIGINT, or until the output closes; the writer runs
+/// on this thread with `sink`. Returns an error if the server cannot start (bind, TLS
+/// files, token file, `--forward` TLS files).
+pub fn run(settings: &Settings, plans: &Plans, sink: &mut dyn Sink) -> Result<Ending, String> {
     let tls = match &settings.tls {
         Some(files) => Some(tokio_rustls::TlsAcceptor::from(tls::server_config(files)?)),
         None => None,
     };
+    let forward_tls = forward::client_config(&settings.forward_tls)?;
     let tokens = match &settings.token_file {
         Some(path) => Some(read_tokens(path)?),
         None => None,
@@ -428,8 +467,11 @@ pub fn run(settings: &Settings, plans: &Plans, sink: &mut dyn Sink) -> Result<()
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+    raise_file_limit(settings.max_connections);
     let metrics = Arc::new(Metrics::default());
     metrics.queue_capacity.store(settings.queue as u64, Relaxed);
+    let closed = Arc::new(output::OutputClosed::default());
+    let connections = Arc::new(Semaphore::new(settings.max_connections));
     let (jobs, received) = mpsc::channel();
     let state = Arc::new(State {
         paths: settings.paths.clone(),
@@ -440,6 +482,7 @@ pub fn run(settings: &Settings, plans: &Plans, sink: &mut dyn Sink) -> Result<()
         jobs: jobs.clone(),
         metrics: Arc::clone(&metrics),
         stopping: AtomicBool::new(false),
+        output: Arc::clone(&closed),
         refused: Mutex::new(HashMap::new()),
     });
     // Signals are caught before "listening" is said: a SIGTERM right after it is handled.
@@ -485,12 +528,29 @@ pub fn run(settings: &Settings, plans: &Plans, sink: &mut dyn Sink) -> Result<()
                 },
                 _ = sigterm.recv() => break,
                 _ = sigint.recv() => break,
+                _ = server_state.output.closed() => break,
             };
+            // Over --max-connections: closed at once (dropped), before any TLS work.
+            let Ok(connection) = Arc::clone(&connections).try_acquire_owned() else {
+                drop(tcp);
+                server_state.refuse(
+                    peer.ip(),
+                    Reason::Connections,
+                    "--max-connections reached: connection closed",
+                );
+                continue;
+            };
+            server_state.metrics.connections.fetch_add(1, Relaxed);
+            server_state.metrics.connections_open.fetch_add(1, Relaxed);
             let _ = tcp.set_nodelay(true);
             let state = Arc::clone(&server_state);
             let tls = tls.clone();
             let watcher = graceful.watcher();
             tokio::spawn(async move {
+                let _open = Open {
+                    _permit: connection,
+                    metrics: Arc::clone(&state.metrics),
+                };
                 let ip = peer.ip();
                 let service_state = Arc::clone(&state);
                 let service = hyper::service::service_fn(move |request| {
@@ -521,15 +581,32 @@ pub fn run(settings: &Settings, plans: &Plans, sink: &mut dyn Sink) -> Result<()
             });
         }
         server_state.stopping.store(true, Relaxed);
-        log("info", "stopping: finishing batches in flight", &[]);
+        if !server_state.output.is_closed() {
+            log("info", "stopping: finishing batches in flight", &[]);
+        }
         drop(listener);
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
         let _ = server_state.jobs.send(Message::Stop);
     });
     drop(jobs);
-    let (forwarder, forwarding) =
-        forward::Forwarder::start(&settings.forward, &runtime, Arc::clone(&metrics));
-    writer::run(&received, plans, sink, &metrics, MAX_QUEUE_WAIT, &forwarder);
+    let (forwarder, forwarding) = forward::Forwarder::start(
+        &settings.forward,
+        forward_tls,
+        &runtime,
+        Arc::clone(&metrics),
+    );
+    let mut guarded = output::Guarded {
+        inner: sink,
+        state: &closed,
+    };
+    writer::run(
+        &received,
+        plans,
+        &mut guarded,
+        &metrics,
+        MAX_QUEUE_WAIT,
+        &forwarder,
+    );
     // What is queued for --forward gets its chance (its retries are bounded).
     drop(forwarder);
     runtime.block_on(async {
@@ -559,5 +636,53 @@ pub fn run(settings: &Settings, plans: &Plans, sink: &mut dyn Sink) -> Result<()
             ),
         ],
     );
-    Ok(())
+    Ok(if closed.is_closed() {
+        Ending::OutputClosed
+    } else {
+        Ending::Signal
+    })
+}
+
+/// Raises the soft open-file limit towards what `--max-connections` needs (a socket
+/// each, plus the listener, the output, backups and the runtime's own), as far as the
+/// hard limit allows (as Go programs do at start); warns if that is not enough.
+fn raise_file_limit(max_connections: usize) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit(2) writes into the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    let needed = (max_connections as libc::rlim_t).saturating_add(64);
+    if limit.rlim_cur == libc::RLIM_INFINITY || limit.rlim_cur >= needed {
+        return;
+    }
+    let raised = libc::rlimit {
+        rlim_cur: if limit.rlim_max == libc::RLIM_INFINITY {
+            needed
+        } else {
+            needed.min(limit.rlim_max)
+        },
+        rlim_max: limit.rlim_max,
+    };
+    // SAFETY: setrlimit(2) reads the struct we own.
+    let now = if raised.rlim_cur > limit.rlim_cur
+        && unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0
+    {
+        raised.rlim_cur
+    } else {
+        limit.rlim_cur
+    };
+    if now < needed {
+        log(
+            "warn",
+            "the open-file limit is below --max-connections + 64: accepting may fail before the cap is reached (raise ulimit -n or lower --max-connections)",
+            &[
+                ("nofile", &now.to_string()),
+                ("max_connections", &max_connections.to_string()),
+            ],
+        );
+    }
 }

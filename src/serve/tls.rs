@@ -1,14 +1,19 @@
 //! TLS for `auditq serve` (rustls): the certificate and key are read again when their
 //! files change (cert-manager renews them in place), checked at most once a second on a
 //! new connection; `--client-ca` requires a client certificate signed by that CA (what
-//! the apiserver's webhook kubeconfig presents).
+//! the apiserver's webhook kubeconfig presents), and is read again when it changes too
+//! (CA rotation), checked at most once a second when a client presents a certificate.
 
+use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{
+    ClientHello, NoServerSessionStorage, ResolvesServerCert, WebPkiClientVerifier,
+};
 use rustls::sign::CertifiedKey;
-use rustls::{RootCertStore, ServerConfig};
+use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -21,7 +26,7 @@ pub struct TlsFiles {
     pub client_ca: Option<PathBuf>,
 }
 
-fn provider() -> Arc<CryptoProvider> {
+pub(super) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
@@ -32,26 +37,34 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, String> {
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
     let builder = match &files.client_ca {
-        Some(ca) => {
-            let mut roots = RootCertStore::empty();
-            for cert in read_certs(ca)? {
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("{}: {e}", ca.display()))?;
-            }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
-                .build()
-                .map_err(|e| format!("{}: {e}", ca.display()))?;
-            builder.with_client_cert_verifier(verifier)
-        }
+        Some(ca) => builder.with_client_cert_verifier(Arc::new(ReloadingCa::new(ca.clone())?)),
         None => builder.with_no_client_auth(),
     };
     let mut config = builder.with_cert_resolver(resolver);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    if files.client_ca.is_some() {
+        // A resumed session skips the client certificate: no resumption, so that a
+        // certificate of a CA removed by a rotation is refused on the next connection.
+        config.session_storage = Arc::new(NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
+    }
     Ok(Arc::new(config))
 }
 
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+/// A verifier requiring a client certificate signed by one of the CAs in `ca`.
+fn client_verifier(ca: &Path) -> Result<Arc<dyn ClientCertVerifier>, String> {
+    let mut roots = RootCertStore::empty();
+    for cert in read_certs(ca)? {
+        roots
+            .add(cert)
+            .map_err(|e| format!("{}: {e}", ca.display()))?;
+    }
+    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+        .build()
+        .map_err(|e| format!("{}: {e}", ca.display()))
+}
+
+pub(super) fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
         .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -137,5 +150,117 @@ impl ResolvesServerCert for Reloading {
             }
         }
         Some(Arc::clone(&state.key))
+    }
+}
+
+/// `--client-ca`, read again when its file changes (checked at most once a second, when
+/// a client presents its certificate). A file that does not load keeps the previous CA
+/// and is logged once (until the file changes again).
+///
+/// No CA names are sent in the certificate request (they would have to outlive a
+/// reload): a client then sends the certificate it has, as Go's client (the apiserver's)
+/// does.
+#[derive(Debug)]
+struct ReloadingCa {
+    path: PathBuf,
+    state: Mutex<LoadedCa>,
+}
+
+#[derive(Debug)]
+struct LoadedCa {
+    verifier: Arc<dyn ClientCertVerifier>,
+    stamp: Option<SystemTime>,
+    /// The stamp of a file that did not load (logged once).
+    failed: Option<SystemTime>,
+    checked: Instant,
+}
+
+impl ReloadingCa {
+    fn new(path: PathBuf) -> Result<ReloadingCa, String> {
+        let loaded = LoadedCa {
+            verifier: client_verifier(&path)?,
+            stamp: modified(&path),
+            failed: None,
+            checked: Instant::now(),
+        };
+        Ok(ReloadingCa {
+            path,
+            state: Mutex::new(loaded),
+        })
+    }
+
+    /// The current verifier, after reading the file again if it changed.
+    fn current(&self) -> Arc<dyn ClientCertVerifier> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.checked.elapsed() >= Duration::from_secs(1) {
+            state.checked = Instant::now();
+            let stamp = modified(&self.path);
+            if stamp != state.stamp && stamp != state.failed {
+                match client_verifier(&self.path) {
+                    Ok(verifier) => {
+                        state.verifier = verifier;
+                        state.stamp = stamp;
+                        state.failed = None;
+                        super::log(
+                            "info",
+                            "client CA reloaded",
+                            &[("client_ca", &self.path.display().to_string())],
+                        );
+                    }
+                    Err(e) => {
+                        state.failed = stamp;
+                        super::log(
+                            "warn",
+                            "client CA not reloaded (keeping the previous one)",
+                            &[("error", &e)],
+                        );
+                    }
+                }
+            }
+        }
+        Arc::clone(&state.verifier)
+    }
+
+    fn loaded(&self) -> Arc<dyn ClientCertVerifier> {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(&state.verifier)
+    }
+}
+
+impl ClientCertVerifier for ReloadingCa {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.current()
+            .verify_client_cert(end_entity, intermediates, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.loaded().verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.loaded().verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.loaded().supported_verify_schemes()
     }
 }
