@@ -218,7 +218,7 @@ pub struct Args {
 pub enum Command {
     /// Receive kube-apiserver's audit webhook: filter the batches, write the matches
     /// (auditq serve --help).
-    Serve(super::serve::ServeArgs),
+    Serve(Box<super::serve::ServeArgs>),
     /// Check an audit policy (--audit-policy-file) as kube-apiserver loads it, try it on
     /// a real log, explain one request (auditq policy --help).
     ///
