@@ -33,6 +33,25 @@ impl Server {
         Server::start_at("127.0.0.1:0", args, stdout)
     }
 
+    /// [`Server::start_at`] over TLS with `pki`'s server certificate (and, with
+    /// `client_ca`, client certificates of its CA required), then `extra`.
+    fn start_tls_at(
+        listen: &str,
+        pki: &Pki,
+        client_ca: bool,
+        extra: &[&str],
+        stdout: Stdio,
+    ) -> Server {
+        let p = |name: &str| common::arg(&pki.dir.path().join(name));
+        let (cert, key, ca) = (p("server.crt"), p("server.key"), p("ca.crt"));
+        let mut args = vec!["--tls-cert", cert.as_str(), "--tls-key", key.as_str()];
+        if client_ca {
+            args.extend(["--client-ca", ca.as_str()]);
+        }
+        args.extend_from_slice(extra);
+        Server::start_at(listen, &args, stdout)
+    }
+
     fn start_at(listen: &str, args: &[&str], stdout: Stdio) -> Server {
         let mut child = Command::new(bin())
             .arg("serve")
@@ -789,19 +808,11 @@ fn tls_requires_the_client_certificate_and_the_token() {
     let pki = pki();
     let p = |name: &str| common::arg(&pki.dir.path().join(name));
     let out = pki.dir.path().join("audit.log");
-    let server = Server::start(
-        &[
-            "--tls-cert",
-            &p("server.crt"),
-            "--tls-key",
-            &p("server.key"),
-            "--client-ca",
-            &p("ca.crt"),
-            "--token-file",
-            &p("tokens"),
-            "--out",
-            &common::arg(&out),
-        ],
+    let server = Server::start_tls_at(
+        "127.0.0.1:0",
+        &pki,
+        true,
+        &["--token-file", &p("tokens"), "--out", &common::arg(&out)],
         Stdio::null(),
     );
     assert!(server.stderr().contains("tls=on client_certs=required"));
@@ -832,16 +843,7 @@ fn tls_requires_the_client_certificate_and_the_token() {
 #[test]
 fn tls_certificate_is_reloaded_when_its_files_change() {
     let pki = pki();
-    let p = |name: &str| common::arg(&pki.dir.path().join(name));
-    let server = Server::start(
-        &[
-            "--tls-cert",
-            &p("server.crt"),
-            "--tls-key",
-            &p("server.key"),
-        ],
-        Stdio::null(),
-    );
+    let server = Server::start_tls_at("127.0.0.1:0", &pki, false, &[], Stdio::null());
     let body = event_list(&[item("r-1", "get", 0)]);
     assert_eq!(
         tls_send(server.addr, &pki.ca_pem, None, &[], &body)
@@ -1110,17 +1112,8 @@ fn drive(mode: &str, extra: &[&str], restart: bool) -> (String, String) {
     let listen = format!("127.0.0.1:{}", free_port());
     let kubeconfig = webhook_kubeconfig(&pki, &format!("https://{listen}/audit"));
     let out = p("audit.log");
-    let args = [
-        "--tls-cert",
-        &p("server.crt"),
-        "--tls-key",
-        &p("server.key"),
-        "--client-ca",
-        &p("ca.crt"),
-        "--out",
-        &out,
-    ];
-    let server = Server::start_at(&listen, &args, Stdio::null());
+    let args = ["--out", out.as_str()];
+    let server = Server::start_tls_at(&listen, &pki, true, &args, Stdio::null());
     let mut sender = Command::new(driver())
         .args(["-kubeconfig", &common::arg(&kubeconfig), "-mode", mode])
         .args(extra)
@@ -1133,7 +1126,7 @@ fn drive(mode: &str, extra: &[&str], restart: bool) -> (String, String) {
         let (code, stderr) = server.stop();
         assert_eq!(code, 0, "{stderr}");
         std::thread::sleep(Duration::from_millis(800));
-        Server::start_at(&listen, &args, Stdio::null())
+        Server::start_tls_at(&listen, &pki, true, &args, Stdio::null())
     } else {
         server
     };
@@ -1348,17 +1341,7 @@ fn forward_over_https_with_a_client_certificate_reuses_connections() {
     let other = pki_other_server();
     std::fs::write(dir.join("other-ca.crt"), &other.2).unwrap();
     // The next webhook: another auditq serve, over TLS, requiring a client certificate.
-    let mut next = Server::start(
-        &[
-            "--tls-cert",
-            &p("server.crt"),
-            "--tls-key",
-            &p("server.key"),
-            "--client-ca",
-            &p("ca.crt"),
-        ],
-        Stdio::piped(),
-    );
+    let mut next = Server::start_tls_at("127.0.0.1:0", &pki, true, &[], Stdio::piped());
     let mut stdout = next.child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         let mut text = String::new();
@@ -1459,19 +1442,12 @@ fn forward_over_https_with_a_client_certificate_reuses_connections() {
 fn client_ca_is_reloaded_when_its_file_changes() {
     let pki = pki();
     let dir = pki.dir.path();
-    let p = |name: &str| common::arg(&dir.join(name));
     let out = dir.join("audit.log");
-    let server = Server::start(
-        &[
-            "--tls-cert",
-            &p("server.crt"),
-            "--tls-key",
-            &p("server.key"),
-            "--client-ca",
-            &p("ca.crt"),
-            "--out",
-            &common::arg(&out),
-        ],
+    let server = Server::start_tls_at(
+        "127.0.0.1:0",
+        &pki,
+        true,
+        &["--out", &common::arg(&out)],
         Stdio::null(),
     );
     let status = |client: &(String, String), id: &str| {
