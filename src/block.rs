@@ -149,9 +149,7 @@ impl BlockProcessor {
         };
         result.counters.lines = match &scan {
             // The prefilter's scan counted the newlines.
-            Some((_, scan)) => {
-                scan.newlines + u64::from(!block.is_empty() && !block.ends_with(b"\n"))
-            }
+            Some((_, scan)) => lines_of(block, scan.newlines),
             None => count_lines(block),
         };
         if block.len() > self.plan.max_line_bytes {
@@ -777,7 +775,11 @@ fn find_long_lines(block: &[u8], limit: usize, result: &mut BlockResult) {
 }
 
 pub fn count_lines(bytes: &[u8]) -> u64 {
-    let newlines = bytecount::count(bytes, b'\n') as u64;
+    lines_of(bytes, bytecount::count(bytes, b'\n') as u64)
+}
+
+/// The lines of `bytes`, which hold `newlines` newlines: the last may lack its `\n`.
+fn lines_of(bytes: &[u8], newlines: u64) -> u64 {
     newlines + u64::from(!bytes.is_empty() && !bytes.ends_with(b"\n"))
 }
 

@@ -47,6 +47,7 @@ pub struct Prefilter {
 
 /// What [`Prefilter::scan`] finds in a block.
 pub struct Scan {
+    /// See [`Prefilter::scan`].
     pub triggers: Vec<usize>,
     /// How many `\n` bytes it holds.
     pub newlines: u64,
@@ -151,15 +152,11 @@ impl Prefilter {
         .map(|p| p + from)
     }
 
-    /// Positions, in order, of legacy markers, GKE entries, strings holding escaped JSON
-    /// objects under a wrapping key, and escapes that could hide a needle: a record
-    /// holding one is always a candidate.
-    pub fn triggers(&self, bytes: &[u8]) -> Vec<usize> {
-        self.scan(bytes).triggers
-    }
-
-    /// [`Prefilter::triggers`], and the newlines of `bytes` counted in the same pass (a
-    /// block's line count would otherwise take a pass of its own).
+    /// The triggers of `bytes` (positions, in order, of legacy markers, GKE entries,
+    /// strings holding escaped JSON objects under a wrapping key, and escapes that could
+    /// hide a needle: a record holding one is always a candidate), the driver's needles
+    /// when one pass can find them with the markers, and the newlines, counted in the
+    /// escapes' pass (a block's line count would otherwise take a pass of its own).
     pub fn scan(&self, bytes: &[u8]) -> Scan {
         let mut positions = Vec::new();
         let mut needles = None;
@@ -468,6 +465,12 @@ mod tests {
             needles("verb=delete or resource=secrets"),
             vec![vec![b("\"delete\""), b("\"secrets\"")]]
         );
+    }
+
+    impl Prefilter {
+        fn triggers(&self, bytes: &[u8]) -> Vec<usize> {
+            self.scan(bytes).triggers
+        }
     }
 
     fn prefilter(q: &str) -> Prefilter {

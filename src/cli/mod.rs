@@ -181,18 +181,24 @@ pub fn make_sink<'w>(config: &Config, plan: &Plan, out: Box<dyn Write + 'w>) -> 
     sink
 }
 
-fn run_search(config: &Config) -> Result<i32, Error> {
-    let plan = Arc::new(plan(config));
-    // Not locked: the progress bar's thread draws on stderr too.
-    let mut err = io::stderr();
-    let archive_options = ArchiveOptions {
+/// The files a search of `config` reads, and from where: directories, backups, the
+/// time bound of its query (what search and `policy eval` both read).
+pub(crate) fn plan_inputs(config: &Config) -> Result<archive::Planned, Error> {
+    let options = ArchiveOptions {
         recursive: config.recursive,
         backups: config.backups,
         since: config.expr.time_lower_bound(),
         max_line_bytes: config.max_line_bytes,
     };
-    let planned = archive::plan(&config.inputs, &archive_options)
-        .map_err(|e| Error::Other(format!("cannot list the inputs: {e}")))?;
+    archive::plan(&config.inputs, &options)
+        .map_err(|e| Error::Other(format!("cannot list the inputs: {e}")))
+}
+
+fn run_search(config: &Config) -> Result<i32, Error> {
+    let plan = Arc::new(plan(config));
+    // Not locked: the progress bar's thread draws on stderr too.
+    let mut err = io::stderr();
+    let planned = plan_inputs(config)?;
     report_notes(config, &planned, &mut err);
     let stdout = io::stdout();
     let out = io::BufWriter::with_capacity(256 * 1024, stdout.lock());

@@ -5,7 +5,6 @@
 use super::args::Args;
 use super::config::{Config, Env};
 use super::{EXIT_ERROR, EXIT_MATCH, EXIT_NO_MATCH};
-use crate::archive::{self, ArchiveOptions};
 use crate::block::Plan;
 use crate::error::Error;
 use crate::policy::load::Finding;
@@ -847,14 +846,7 @@ fn eval(
         // The policy judges (and `--keep` trims) the Kubernetes event, not its envelope.
         unwrap: true,
     });
-    let archive_options = ArchiveOptions {
-        recursive: config.recursive,
-        backups: config.backups,
-        since: config.expr.time_lower_bound(),
-        max_line_bytes: config.max_line_bytes,
-    };
-    let planned = archive::plan(&config.inputs, &archive_options)
-        .map_err(|e| Error::Other(format!("cannot list the inputs: {e}")))?;
+    let planned = super::plan_inputs(config)?;
     let stdout = io::stdout();
     let mut stats = vec![PolicyStats::new(a.0, a.1)];
     if let Some((p, policy)) = b {

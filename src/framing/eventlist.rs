@@ -20,61 +20,26 @@ pub fn items_as_lines(body: &[u8], api_version: &str) -> Option<Vec<u8>> {
         serde_json::Value::from(api_version)
     );
     let mut out = Vec::with_capacity(body.len() + body.len() / 8);
-    let mut i = skip_ws(body, 0);
-    if body.get(i) != Some(&b'{') {
-        return None;
-    }
-    i += 1;
-    let (mut kind, mut has_items) = (false, false);
     let mut keys: Vec<&[u8]> = Vec::new();
-    loop {
-        i = skip_ws(body, i);
-        match body.get(i)? {
-            b'}' if keys.is_empty() => {
-                i += 1;
-                break;
-            }
-            b'"' => {}
-            _ => return None,
-        }
-        let key_end = string_end(body, i)?;
-        let key = &body[i + 1..key_end - 1];
-        if key.contains(&b'\\') || keys.contains(&key) {
+    let end = members(body, skip_ws(body, 0), |key, at| {
+        if keys.contains(&key) {
             return None;
         }
         keys.push(key);
-        i = skip_ws(body, key_end);
-        if body.get(i) != Some(&b':') {
-            return None;
-        }
-        i = skip_ws(body, i + 1);
         if key == b"items" {
-            i = items(body, i, &fill, &mut out)?;
-            has_items = true;
+            return items(body, at, &fill, &mut out);
+        }
+        let end = value_end(body, at)?;
+        let value = &body[at..end];
+        let valid = if key == b"kind" {
+            value == b"\"EventList\""
         } else {
-            let end = value_end(body, i)?;
-            let value = &body[i..end];
-            if key == b"kind" {
-                if value != b"\"EventList\"" {
-                    return None;
-                }
-                kind = true;
-            } else if serde_json::from_slice::<serde::de::IgnoredAny>(value).is_err() {
-                return None;
-            }
-            i = end;
-        }
-        i = skip_ws(body, i);
-        match body.get(i)? {
-            b',' => i += 1,
-            b'}' => {
-                i += 1;
-                break;
-            }
-            _ => return None,
-        }
-    }
-    (kind && has_items && skip_ws(body, i) == body.len()).then_some(out)
+            serde_json::from_slice::<serde::de::IgnoredAny>(value).is_ok()
+        };
+        valid.then_some(end)
+    })?;
+    let has = |key: &[u8]| keys.contains(&key);
+    (has(b"kind") && has(b"items") && skip_ws(body, end) == body.len()).then_some(out)
 }
 
 /// The array of items at `i`: each written to `out` as a line; returns where it ends.
@@ -87,9 +52,6 @@ fn items(body: &[u8], mut i: usize, fill: &str, out: &mut Vec<u8>) -> Option<usi
         return Some(i + 1);
     }
     loop {
-        if body.get(i) != Some(&b'{') {
-            return None;
-        }
         let (end, has_kind, has_api) = object(body, i)?;
         let item = &body[i..end];
         if memchr::memchr2(b'\n', b'\r', item).is_some() || (has_api && !has_kind) {
@@ -101,7 +63,7 @@ fn items(body: &[u8], mut i: usize, fill: &str, out: &mut Vec<u8>) -> Option<usi
             out.push(b'{');
             out.extend_from_slice(fill.as_bytes());
             let rest = &item[1..];
-            if skip_ws(rest, 0) < rest.len() && rest[skip_ws(rest, 0)] != b'}' {
+            if rest.get(skip_ws(rest, 0)).is_some_and(|&b| b != b'}') {
                 out.push(b',');
             }
             out.extend_from_slice(rest);
@@ -116,13 +78,33 @@ fn items(body: &[u8], mut i: usize, fill: &str, out: &mut Vec<u8>) -> Option<usi
     }
 }
 
-/// The object at `i` (which is `{`): where it ends, and whether it has the keys `kind`
-/// and `apiVersion` (`None` when a key is written with an escape).
-fn object(body: &[u8], mut i: usize) -> Option<(usize, bool, bool)> {
+/// The object at `i`: where it ends, and whether it has the keys `kind` and
+/// `apiVersion`.
+fn object(body: &[u8], i: usize) -> Option<(usize, bool, bool)> {
     let (mut kind, mut api) = (false, false);
-    i = skip_ws(body, i + 1);
+    let end = members(body, i, |key, at| {
+        kind |= key == b"kind";
+        api |= key == b"apiVersion";
+        value_end(body, at)
+    })?;
+    Some((end, kind, api))
+}
+
+/// Walks the object at `i` (which must be `{`): `member` gets each key and where its
+/// value starts, and returns where the value ends (`None` refuses the body). Returns
+/// where the object ends; `None` when it is not an object, or a key is written with an
+/// escape.
+fn members<'a>(
+    body: &'a [u8],
+    i: usize,
+    mut member: impl FnMut(&'a [u8], usize) -> Option<usize>,
+) -> Option<usize> {
+    if body.get(i) != Some(&b'{') {
+        return None;
+    }
+    let mut i = skip_ws(body, i + 1);
     if body.get(i) == Some(&b'}') {
-        return Some((i + 1, false, false));
+        return Some(i + 1);
     }
     loop {
         if body.get(i) != Some(&b'"') {
@@ -133,17 +115,14 @@ fn object(body: &[u8], mut i: usize) -> Option<(usize, bool, bool)> {
         if key.contains(&b'\\') {
             return None;
         }
-        kind |= key == b"kind";
-        api |= key == b"apiVersion";
         i = skip_ws(body, key_end);
         if body.get(i) != Some(&b':') {
             return None;
         }
-        i = value_end(body, skip_ws(body, i + 1))?;
-        i = skip_ws(body, i);
+        i = skip_ws(body, member(key, skip_ws(body, i + 1))?);
         match body.get(i)? {
             b',' => i = skip_ws(body, i + 1),
-            b'}' => return Some((i + 1, kind, api)),
+            b'}' => return Some(i + 1),
             _ => return None,
         }
     }
