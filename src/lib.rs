@@ -7,6 +7,7 @@
 pub mod archive;
 pub mod block;
 pub mod cli;
+pub mod engine;
 pub mod envelope;
 pub mod error;
 pub mod follow;

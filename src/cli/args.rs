@@ -30,8 +30,74 @@ use std::path::PathBuf;
         Audit policies: auditq policy lint|eval|explain (auditq policy --help; docs/policy.md)."
 )]
 #[command(args_conflicts_with_subcommands = true)]
-#[command(group(ArgGroup::new("aggregate").multiple(true).args(["count_by", "summary", "timeline"])))]
 pub struct Args {
+    /// The search (what auditq does without a subcommand).
+    #[command(flatten)]
+    pub search: SearchArgs,
+
+    /// Print shell completions for SHELL (bash, zsh, fish, elvish, powershell) and exit.
+    #[arg(long, value_name = "SHELL", exclusive = true)]
+    pub completions: Option<clap_complete::Shell>,
+
+    /// Print the man page (roff) and exit.
+    #[arg(long, exclusive = true)]
+    pub man: bool,
+
+    /// List every preset (@name in a query): its query, what it finds, and where it comes
+    /// from (built-in, or the presets file: $AUDITQ_PRESETS, else
+    /// $XDG_CONFIG_HOME/auditq/presets.toml, else ~/.config/auditq/presets.toml).
+    #[arg(long, exclusive = true)]
+    pub presets: bool,
+
+    /// `auditq serve|policy|doctor …` (their options live in the subcommand).
+    #[command(subcommand)]
+    pub command: Option<Sub>,
+}
+
+/// What auditq was asked to do: the one command model every entry point dispatches on.
+#[derive(Debug)]
+pub enum Command {
+    /// No subcommand: search (or with -f, follow).
+    Search(Box<SearchArgs>),
+    Serve(Box<super::serve::ServeArgs>),
+    Policy(super::policy::PolicyArgs),
+    Doctor(super::policy::DoctorArgs),
+    /// `--completions SHELL`.
+    Completions(clap_complete::Shell),
+    /// `--man`.
+    Man,
+    /// `--presets`.
+    Presets,
+}
+
+/// Subcommands. A first argument `serve`, `policy` or `doctor` is the subcommand; a file
+/// of that name is searched as `./serve` or after `--`.
+#[derive(Debug, Clone, clap::Subcommand, PartialEq)]
+pub enum Sub {
+    /// Receive kube-apiserver's audit webhook: filter the batches, write the matches
+    /// (auditq serve --help).
+    Serve(Box<super::serve::ServeArgs>),
+    /// Check an audit policy (--audit-policy-file) as kube-apiserver loads it, try it on
+    /// a real log, explain one request (auditq policy --help).
+    ///
+    /// `lint` loads policy files as kube-apiserver does and adds a reviewer's warnings;
+    /// `eval` replays a log through a policy (what it would log, per rule, and the
+    /// bytes); `explain` names the rule that matches one request and why each earlier
+    /// rule does not.
+    Policy(super::policy::PolicyArgs),
+    /// Check the audit set-up of a kube-apiserver static pod manifest before the kubelet
+    /// restarts it (auditq doctor --help).
+    ///
+    /// Checks the --audit-* flags, that the policy file and the log directory are mounted
+    /// into the pod, rotation, and the webhook configuration. Exit 0 clean, 1 warnings
+    /// only, 2 errors.
+    Doctor(super::policy::DoctorArgs),
+}
+
+/// Query text and inputs, as every command that reads logs takes them (search, follow,
+/// `policy eval`).
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct InputArgs {
     /// Query text and input files (`-` is stdin); see the description above.
     #[arg(value_name = "QUERY|FILE")]
     pub args: Vec<String>,
@@ -44,6 +110,63 @@ pub struct Args {
     #[arg(short = 'e', long = "query", value_name = "TEXT")]
     pub query: Vec<String>,
 
+    /// Also read the rotated backups of each file (audit-2026-01-02T03-04-05.000.log[.gz]),
+    /// oldest first. With -f: read them (and the whole file) before following, like --from-start.
+    /// (A directory argument always means every audit log in it, backups included.)
+    #[arg(long)]
+    pub backups: bool,
+
+    /// Read the subdirectories of directory arguments too.
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+}
+
+/// `--since` and `--until`.
+#[derive(Debug, Clone, Copy, PartialEq, clap::Args)]
+pub struct TimeArgs {
+    /// Only events at or after this time: a duration back from now (90m, 2h, 7d) or an RFC 3339 time.
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    pub since: Option<When>,
+
+    /// Only events at or before this time: a duration back from now or an RFC 3339 time.
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    pub until: Option<When>,
+}
+
+/// How the engine reads: every command that reads logs takes these.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct EngineArgs {
+    /// Worker threads [default: number of CPUs]. Not with -f (one stream, read in order).
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+
+    /// Treat an invalid JSON line as an error (exit 2) instead of skipping it. Every line
+    /// is then checked, so the prefilter is off.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Longest line (or multi-line document) accepted; longer ones are reported and skipped.
+    #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = parse_size)]
+    pub max_line_bytes: usize,
+
+    /// Parse every line (disable the byte-needle prefilter); for checking, never needed.
+    #[arg(long)]
+    pub no_prefilter: bool,
+
+    /// Read large files with read() instead of mapping them (tuning, for comparison).
+    #[arg(long, hide = true)]
+    pub no_mmap: bool,
+
+    /// Block size for reading (tuning).
+    #[arg(long, value_name = "BYTES", default_value = "1MiB", value_parser = parse_size, hide = true)]
+    pub block_size: usize,
+}
+
+/// What becomes of the matches of a search or a follow.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+#[group(skip)]
+#[command(group(ArgGroup::new("aggregate").multiple(true).args(["count_by", "summary", "timeline"])))]
+pub struct OutputArgs {
     /// Output: jsonl, json, table, wide, csv, tsv, or fields=a,b,… [default: the original
     /// lines when stdout is not a terminal, a table when it is]
     #[arg(short, long, value_name = "FORMAT", value_parser = parse_format)]
@@ -99,48 +222,22 @@ pub struct Args {
     #[arg(short, long, value_name = "N")]
     pub max_count: Option<u64>,
 
-    /// Only events at or after this time: a duration back from now (90m, 2h, 7d) or an RFC 3339 time.
-    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
-    pub since: Option<When>,
+    /// When to use colours (NO_COLOR is honoured with auto).
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
 
-    /// Only events at or before this time: a duration back from now or an RFC 3339 time.
-    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
-    pub until: Option<When>,
-
-    /// Also read the rotated backups of each file (audit-2026-01-02T03-04-05.000.log[.gz]),
-    /// oldest first. With -f: read them (and the whole file) before following, like --from-start.
-    /// (A directory argument always means every audit log in it, backups included.)
+    /// Print statistics to stderr at the end: lines, events, matches, skipped lines by
+    /// kind, bytes, seconds.
     #[arg(long)]
-    pub backups: bool,
+    pub stats: bool,
+}
 
-    /// Read the subdirectories of directory arguments too.
-    #[arg(short = 'r', long, conflicts_with = "follow")]
-    pub recursive: bool,
-
-    /// Merge the inputs (one per apiserver, each a file or a directory of backups) into
-    /// one stream ordered by event time, ties in input order.
-    #[arg(long, conflicts_with = "follow")]
-    pub merge: bool,
-
-    /// With --merge: how much disorder inside each input is sorted out (memory holds this
-    /// much of each input).
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_window, requires = "merge")]
-    pub merge_window: Window,
-
-    /// One event per request (auditID): the most complete stage (ResponseComplete, else
-    /// Panic, else ResponseStarted, else RequestReceived), printed when its final stage
-    /// is read.
-    #[arg(long)]
-    pub dedupe: bool,
-
-    /// Say which files are read, skipped (not audit logs, before the time range) or read
-    /// from the middle.
-    #[arg(short = 'v', long, conflicts_with = "follow")]
-    pub verbose: bool,
-
+/// Follow mode (`-f`) and its own options.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct FollowArgs {
     /// Follow the files as they grow, through rotations (rename, gzip, pruning,
     /// copytruncate), like `tail -F` but losing and repeating nothing; stdin if no file.
-    #[arg(short = 'f', long, conflicts_with = "threads")]
+    #[arg(short = 'f', long, conflicts_with_all = ["threads", "recursive", "merge", "verbose", "no_mmap"])]
     pub follow: bool,
 
     /// With -f: first show the last N matching events (searching back through backups).
@@ -158,87 +255,51 @@ pub struct Args {
     /// With -f: keep a checkpoint here, so a restart resumes where output stopped.
     #[arg(long, value_name = "FILE", requires = "follow")]
     pub state: Option<PathBuf>,
-
-    /// When to use colours (NO_COLOR is honoured with auto).
-    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
-    pub color: ColorWhen,
-
-    /// Treat an invalid JSON line as an error (exit 2) instead of skipping it. Every line
-    /// is then checked, so the prefilter is off.
-    #[arg(long)]
-    pub strict: bool,
-
-    /// Print statistics to stderr at the end: lines, events, matches, skipped lines by
-    /// kind, bytes, seconds.
-    #[arg(long)]
-    pub stats: bool,
-
-    /// Worker threads [default: number of CPUs]. Not with -f (one stream, read in order).
-    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
-    pub threads: Option<u16>,
-
-    /// Longest line (or multi-line document) accepted; longer ones are reported and skipped.
-    #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = parse_size)]
-    pub max_line_bytes: usize,
-
-    /// Parse every line (disable the byte-needle prefilter); for checking, never needed.
-    #[arg(long)]
-    pub no_prefilter: bool,
-
-    /// Read large files with read() instead of mapping them (tuning, for comparison).
-    #[arg(long, hide = true, conflicts_with = "follow")]
-    pub no_mmap: bool,
-
-    /// Block size for reading (tuning).
-    #[arg(long, value_name = "BYTES", default_value = "1MiB", value_parser = parse_size, hide = true)]
-    pub block_size: usize,
-
-    /// Print shell completions for SHELL (bash, zsh, fish, elvish, powershell) and exit.
-    #[arg(long, value_name = "SHELL", exclusive = true)]
-    pub completions: Option<clap_complete::Shell>,
-
-    /// Print the man page (roff) and exit.
-    #[arg(long, exclusive = true)]
-    pub man: bool,
-
-    /// List every preset (@name in a query): its query, what it finds, and where it comes
-    /// from (built-in, or the presets file: $AUDITQ_PRESETS, else
-    /// $XDG_CONFIG_HOME/auditq/presets.toml, else ~/.config/auditq/presets.toml).
-    #[arg(long, exclusive = true)]
-    pub presets: bool,
-
-    /// `auditq serve|policy|doctor …` (their options live in the subcommand).
-    #[command(subcommand)]
-    pub command: Option<Command>,
 }
 
-/// Subcommands. A first argument `serve`, `policy` or `doctor` is the subcommand; a file
-/// of that name is searched as `./serve` or after `--`.
-#[derive(Debug, Clone, clap::Subcommand, PartialEq)]
-pub enum Command {
-    /// Receive kube-apiserver's audit webhook: filter the batches, write the matches
-    /// (auditq serve --help).
-    Serve(Box<super::serve::ServeArgs>),
-    /// Check an audit policy (--audit-policy-file) as kube-apiserver loads it, try it on
-    /// a real log, explain one request (auditq policy --help).
-    ///
-    /// `lint` loads policy files as kube-apiserver does and adds a reviewer's warnings;
-    /// `eval` replays a log through a policy (what it would log, per rule, and the
-    /// bytes); `explain` names the rule that matches one request and why each earlier
-    /// rule does not.
-    Policy(super::policy::PolicyArgs),
-    /// Check the audit set-up of a kube-apiserver static pod manifest before the kubelet
-    /// restarts it (auditq doctor --help).
-    ///
-    /// Checks the --audit-* flags, that the policy file and the log directory are mounted
-    /// into the pod, rotation, and the webhook configuration. Exit 0 clean, 1 warnings
-    /// only, 2 errors.
-    Doctor(super::policy::DoctorArgs),
+/// Everything a search (or follow) takes.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct SearchArgs {
+    #[command(flatten)]
+    pub inputs: InputArgs,
+
+    #[command(flatten)]
+    pub time: TimeArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    #[command(flatten)]
+    pub follow: FollowArgs,
+
+    /// Merge the inputs (one per apiserver, each a file or a directory of backups) into
+    /// one stream ordered by event time, ties in input order.
+    #[arg(long)]
+    pub merge: bool,
+
+    /// With --merge: how much disorder inside each input is sorted out (memory holds this
+    /// much of each input).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_window, requires = "merge")]
+    pub merge_window: Window,
+
+    /// One event per request (auditID): the most complete stage (ResponseComplete, else
+    /// Panic, else ResponseStarted, else RequestReceived), printed when its final stage
+    /// is read.
+    #[arg(long)]
+    pub dedupe: bool,
+
+    /// Say which files are read, skipped (not audit logs, before the time range) or read
+    /// from the middle.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
 }
 
 impl Args {
     /// Parses the process arguments, with the checks clap cannot express (see
-    /// [`Args::check`]).
+    /// [`SearchArgs::check`]).
     pub fn parse_checked() -> Result<Args, clap::Error> {
         Args::try_parse().and_then(Args::check)
     }
@@ -252,10 +313,36 @@ impl Args {
         Args::try_parse_from(argv).and_then(Args::check)
     }
 
+    fn check(self) -> Result<Args, clap::Error> {
+        self.search.output.check()?;
+        Ok(self)
+    }
+
+    /// The command these arguments ask for.
+    pub fn into_command(self) -> Command {
+        if let Some(shell) = self.completions {
+            return Command::Completions(shell);
+        }
+        if self.man {
+            return Command::Man;
+        }
+        if self.presets {
+            return Command::Presets;
+        }
+        match self.command {
+            Some(Sub::Serve(serve)) => Command::Serve(serve),
+            Some(Sub::Policy(policy)) => Command::Policy(policy),
+            Some(Sub::Doctor(doctor)) => Command::Doctor(doctor),
+            None => Command::Search(Box::new(self.search)),
+        }
+    }
+}
+
+impl OutputArgs {
     /// Conflicts that depend on a value: `--summary`, `--timeline` and `--count-by` print
     /// one report, which `-o json` turns into one JSON document; any other `-o` is refused
     /// (never ignored), as a clap conflict.
-    pub fn check(self) -> Result<Args, clap::Error> {
+    pub fn check(&self) -> Result<(), clap::Error> {
         let report = if self.summary {
             Some("--summary")
         } else if self.timeline.is_some() {
@@ -273,7 +360,7 @@ impl Args {
                          except as `-o json` (one JSON document)"
                 ),
             )),
-            _ => Ok(self),
+            _ => Ok(()),
         }
     }
 }
@@ -379,11 +466,14 @@ mod tests {
         }
         let a = checked(&["auditq", "--timeline", "x.log"]).unwrap();
         assert_eq!(
-            (a.timeline, a.args),
+            (a.search.output.timeline, a.search.inputs.args),
             (Some(Bucket::Auto), vec!["x.log".to_string()])
         );
         let a = checked(&["auditq", "--timeline=5m"]).unwrap();
-        assert_eq!(a.timeline, Some(Bucket::Fixed(300_000_000_000)));
+        assert_eq!(
+            a.search.output.timeline,
+            Some(Bucket::Fixed(300_000_000_000))
+        );
     }
 
     #[test]
@@ -413,7 +503,10 @@ mod tests {
         assert!(bad(&["auditq", "--timeline=soon"]).contains("bucket"));
         assert!(bad(&["auditq", "--timeline", "--timeline-by", "user,verb"]).contains("one field"));
         let ok = Args::try_parse_from(["auditq", "q", "--", "a", "b"]).unwrap();
-        assert_eq!(ok.args, ["q"]);
-        assert_eq!(ok.files, [PathBuf::from("a"), PathBuf::from("b")]);
+        assert_eq!(ok.search.inputs.args, ["q"]);
+        assert_eq!(
+            ok.search.inputs.files,
+            [PathBuf::from("a"), PathBuf::from("b")]
+        );
     }
 }

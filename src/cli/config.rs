@@ -2,7 +2,8 @@
 //! inputs, what to print. This module does nothing else (it reads the environment it is
 //! given and asks the file system which arguments are files).
 
-use super::args::{Args, ColorWhen};
+use super::args::{ColorWhen, EngineArgs, InputArgs, SearchArgs, TimeArgs};
+use crate::engine::{Engine, Output};
 use crate::error::Error;
 use crate::follow::Start;
 use crate::query::{self, Expr, Op, Presets, Term};
@@ -11,17 +12,11 @@ use crate::source::Input;
 use crate::timefmt;
 use std::path::{Path, PathBuf};
 
-/// What auditq was asked to do.
+/// Search, or follow (`-f`).
 #[derive(Debug)]
 pub enum Mode {
-    Completions(clap_complete::Shell),
-    Man,
-    /// `--presets`: list them.
-    Presets(PresetList),
     Search,
     Follow(FollowSettings),
-    /// `auditq serve`.
-    Serve(Box<super::serve::ServeConfig>),
 }
 
 /// What `--presets` lists: every preset, and the file user presets are read from.
@@ -116,25 +111,6 @@ pub struct FollowSettings {
     pub waiting: Vec<PathBuf>,
 }
 
-/// What becomes of the matches.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Output {
-    /// Each event, in this format.
-    Events(Format),
-    /// `-c`.
-    Count,
-    /// `--count-by` (`--top`: only the largest groups; `-o json`: one JSON document).
-    CountBy {
-        fields: Vec<query::fields::FieldRef>,
-        top: Option<usize>,
-        json: bool,
-    },
-    /// `--summary` (`--top` rows per table; `-o json`: one JSON document).
-    Summary { top: usize, json: bool },
-    /// `--timeline`.
-    Timeline(TimelineSpec),
-}
-
 /// Rows per `--summary` table without `--top`.
 pub const DEFAULT_TOP: usize = 10;
 /// Series of `--timeline-by` without `--top`.
@@ -142,36 +118,73 @@ pub const DEFAULT_SERIES: usize = 5;
 /// Columns to draw in when stdout is not a terminal.
 pub const DEFAULT_WIDTH: usize = 80;
 
-/// The whole configuration of one run.
+/// The whole configuration of a search or a follow.
 #[derive(Debug)]
 pub struct Config {
     pub mode: Mode,
-    pub expr: Expr,
     /// Search: files and stdin; follow: paths to follow, or stdin alone.
     pub inputs: Vec<Input>,
-    pub output: Output,
-    pub color: bool,
-    pub stats: bool,
-    pub strict: bool,
-    pub prefilter: bool,
-    /// `--unwrap`: events inside envelopes are printed alone.
-    pub unwrap: bool,
-    pub max_count: Option<u64>,
-    pub max_line_bytes: usize,
-    pub block_size: usize,
-    pub threads: usize,
+    /// The query, the output and how the engine runs.
+    pub engine: Engine,
     /// `-r`.
     pub recursive: bool,
     /// `--backups` (search: files bring their backups).
     pub backups: bool,
-    /// `--merge` with its window (ns).
-    pub merge: Option<crate::timefmt::Nanos>,
-    pub dedupe: bool,
     pub verbose: bool,
-    /// `--no-mmap`.
-    pub no_mmap: bool,
+    /// `--stats` (the progress bar stays off with it).
+    pub stats: bool,
     /// stderr is a terminal (progress bar).
     pub stderr_is_terminal: bool,
+}
+
+/// The query and the inputs of a command that reads logs (search, follow, `policy eval`).
+#[derive(Debug)]
+pub struct Reading {
+    pub expr: Expr,
+    pub inputs: Vec<Input>,
+    /// Follow mode: paths named that do not exist yet (they are in `inputs` too).
+    pub waiting: Vec<PathBuf>,
+}
+
+impl Reading {
+    /// Sorts the positional arguments into query text and inputs (stdin if none), and
+    /// joins the query with the time range.
+    pub fn from_args(
+        inputs: &InputArgs,
+        time: &TimeArgs,
+        follow: bool,
+        presets: &Presets,
+    ) -> Result<Reading, Error> {
+        let classified = classify_args(&inputs.args, &inputs.query, follow, presets)?;
+        let mut all = classified.inputs;
+        all.extend(inputs.files.iter().map(|p| path_input(p)));
+        if follow {
+            all.extend(classified.waiting.iter().cloned().map(Input::Path));
+            let paths = all.iter().filter(|i| **i != Input::Stdin).count();
+            if paths > 0 && paths < all.len() {
+                return Err(Error::Usage("-f follows files or stdin, not both".into()));
+            }
+        }
+        if all.is_empty() {
+            all.push(Input::Stdin);
+        }
+        Ok(Reading {
+            expr: build_expr(&classified.query, time, presets)?,
+            inputs: all,
+            waiting: classified.waiting,
+        })
+    }
+}
+
+/// The engine for `expr` with the reading options every command that reads logs takes.
+pub fn engine(expr: Expr, args: &EngineArgs, cpus: usize) -> Engine {
+    Engine::new(expr)
+        .strict(args.strict)
+        .prefilter(!args.no_prefilter)
+        .max_line_bytes(args.max_line_bytes)
+        .block_size(args.block_size)
+        .threads(args.threads.map_or(cpus, usize::from))
+        .no_mmap(args.no_mmap)
 }
 
 /// What the configuration depends on besides the arguments.
@@ -219,18 +232,12 @@ impl Env {
     }
 }
 
-/// The width of the terminal on stdout (`TIOCGWINSZ`, else `$COLUMNS`).
+/// The width of the terminal on stdout, else `$COLUMNS`.
 fn terminal_width() -> Option<usize> {
-    let mut size = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ writes a `winsize` into the pointed-to struct, which lives here.
-    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
-    if ok && size.ws_col > 0 {
-        return Some(usize::from(size.ws_col));
+    if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size_of(std::io::stdout())
+        && w > 0
+    {
+        return Some(usize::from(w));
     }
     std::env::var("COLUMNS")
         .ok()?
@@ -241,154 +248,89 @@ fn terminal_width() -> Option<usize> {
 }
 
 impl Config {
-    pub fn from_args(args: Args, env: Env) -> Result<Config, Error> {
-        let args = args.check().map_err(|e| {
+    /// The configuration of a search or follow: `presets` are those the query may use
+    /// (see [`PresetsFile::load`]).
+    pub fn from_args(args: SearchArgs, env: &Env, presets: &Presets) -> Result<Config, Error> {
+        args.output.check().map_err(|e| {
             let text = e.to_string();
             let first = text.lines().next().unwrap_or_default();
             Error::Usage(first.trim_start_matches("error: ").to_string())
         })?;
-        let exclusive = args.completions.is_some() || args.man;
-        let (presets, file_found) = if exclusive {
-            (Presets::builtin(), false)
-        } else {
-            env.presets_file.load()?
-        };
-        if let Some(super::args::Command::Policy(_) | super::args::Command::Doctor(_)) =
-            &args.command
-        {
-            return Err(Error::Usage(
-                "`auditq policy` and `auditq doctor` have no search configuration: run them through cli::main"
-                    .into(),
-            ));
-        }
-        if let Some(super::args::Command::Serve(serve)) = &args.command {
-            let serve = super::serve::ServeConfig::from_args(serve, &presets)?;
-            return Ok(Config {
-                expr: serve.expr.clone(),
-                output: Output::Events(serve.format.clone()),
-                mode: Mode::Serve(Box::new(serve)),
-                inputs: Vec::new(),
-                color: false,
-                stats: false,
-                strict: false,
-                prefilter: true,
-                max_count: None,
-                max_line_bytes: args.max_line_bytes,
-                block_size: args.block_size,
-                threads: 1,
-                recursive: false,
-                backups: false,
-                merge: None,
-                dedupe: false,
-                verbose: false,
-                no_mmap: false,
-                stderr_is_terminal: env.stderr_is_terminal,
-                unwrap: false,
-            });
-        }
-        let mode = if let Some(shell) = args.completions {
-            Mode::Completions(shell)
-        } else if args.man {
-            Mode::Man
-        } else if args.presets {
-            Mode::Presets(PresetList {
-                presets: presets.clone(),
-                file: env.presets_file.clone(),
-                file_found,
-            })
-        } else if args.follow {
+        let f = &args.follow;
+        let reading = Reading::from_args(&args.inputs, &args.time, f.follow, presets)?;
+        let mode = if f.follow {
             Mode::Follow(FollowSettings {
-                start: match (args.from_start || args.backups, args.lines) {
+                start: match (f.from_start || args.inputs.backups, f.lines) {
                     (true, _) => Start::FromStart,
                     (false, Some(n)) => Start::LastMatches(n),
                     (false, None) => Start::End,
                 },
-                poll: args.poll,
-                state: args.state.clone(),
-                waiting: Vec::new(),
+                poll: f.poll,
+                state: f.state.clone(),
+                waiting: reading.waiting,
             })
         } else {
             Mode::Search
         };
-        let follow = matches!(mode, Mode::Follow(_));
-        let classified = classify_args(&args.args, &args.query, follow, &presets)?;
-        let mut inputs = classified.inputs;
-        inputs.extend(args.files.iter().map(|p| path_input(p)));
-        let mut mode = mode;
-        if let Mode::Follow(settings) = &mut mode {
-            settings.waiting = classified.waiting.clone();
-            inputs.extend(classified.waiting.into_iter().map(Input::Path));
-            let paths = inputs.iter().filter(|i| **i != Input::Stdin).count();
-            if paths > 0 && paths < inputs.len() {
-                return Err(Error::Usage("-f follows files or stdin, not both".into()));
-            }
-        }
-        if inputs.is_empty() {
-            inputs.push(Input::Stdin);
-        }
-        let expr = build_expr(&classified.query, &args, &presets)?;
-        let json = args.output == Some(Format::Json);
-        let top = args.top.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
-        let output = if args.count {
+        let o = &args.output;
+        let json = o.output == Some(Format::Json);
+        let top = o.top.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        let output = if o.count {
             Output::Count
-        } else if let Some(fields) = args.count_by.clone() {
+        } else if let Some(fields) = o.count_by.clone() {
             Output::CountBy {
                 fields: fields.0,
                 top,
                 json,
             }
-        } else if args.summary {
+        } else if o.summary {
             Output::Summary {
                 top: top.unwrap_or(DEFAULT_TOP),
                 json,
             }
-        } else if let Some(bucket) = args.timeline {
+        } else if let Some(bucket) = o.timeline {
             Output::Timeline(TimelineSpec {
                 bucket,
-                by: args.timeline_by.clone(),
+                by: o.timeline_by.clone(),
                 series: top.unwrap_or(DEFAULT_SERIES),
                 width: env.terminal_width.unwrap_or(DEFAULT_WIDTH),
                 json,
             })
         } else {
-            Output::Events(match args.output.clone() {
+            Output::Events(match o.output.clone() {
                 Some(format) => format,
                 None if env.stdout_is_terminal => Format::Table,
                 None => Format::Jsonl,
             })
         };
-        if args.unwrap && !matches!(output, Output::Events(Format::Jsonl | Format::Json)) {
+        if o.unwrap && !matches!(output, Output::Events(Format::Jsonl | Format::Json)) {
             return Err(Error::Usage(
                 "--unwrap chooses what jsonl and json print; use it with -o jsonl or -o json \
                  (tables and fields already show the event's fields)"
                     .into(),
             ));
         }
-        let color = match args.color {
+        let color = match o.color {
             ColorWhen::Always => true,
             ColorWhen::Never => false,
             ColorWhen::Auto => env.stdout_is_terminal && !env.no_color,
         };
+        let engine = engine(reading.expr, &args.engine, env.cpus)
+            .output_as(output)
+            .color(color)
+            .unwrap_envelopes(o.unwrap)
+            .stats(o.stats)
+            .dedupe(args.dedupe)
+            .max_count(o.max_count)
+            .merge(args.merge.then_some(args.merge_window.0));
         Ok(Config {
             mode,
-            expr,
-            inputs,
-            output,
-            color,
-            stats: args.stats,
-            strict: args.strict,
-            prefilter: !args.no_prefilter && !args.strict,
-            unwrap: args.unwrap,
-            max_count: args.max_count,
-            max_line_bytes: args.max_line_bytes,
-            block_size: args.block_size,
-            threads: args.threads.map_or(env.cpus, usize::from).max(1),
-            recursive: args.recursive,
-            backups: args.backups,
-            merge: args.merge.then_some(args.merge_window.0),
-            dedupe: args.dedupe,
+            inputs: reading.inputs,
+            engine,
+            recursive: args.inputs.recursive,
+            backups: args.inputs.backups,
             verbose: args.verbose,
-            no_mmap: args.no_mmap,
+            stats: o.stats,
             stderr_is_terminal: env.stderr_is_terminal,
         })
     }
@@ -453,10 +395,10 @@ fn looks_like_path(arg: &str) -> bool {
     !has_operator && has_file_shape
 }
 
-fn build_expr(parts: &[String], args: &Args, presets: &Presets) -> Result<Expr, Error> {
+fn build_expr(parts: &[String], time: &TimeArgs, presets: &Presets) -> Result<Expr, Error> {
     let mut expr = query::parse_query_with(parts, presets)?;
     let mut bounds = Vec::new();
-    for (when, op) in [(args.since, Op::Ge), (args.until, Op::Le)] {
+    for (when, op) in [(time.since, Op::Ge), (time.until, Op::Le)] {
         if let Some(when) = when {
             bounds.push(time_term(op, when.0));
         }
@@ -485,7 +427,8 @@ mod tests {
     fn config(args: &[&str]) -> Result<Config, Error> {
         let mut argv = vec!["auditq"];
         argv.extend_from_slice(args);
-        Config::from_args(Args::try_parse_from(argv).unwrap(), Env::plain())
+        let args = super::super::args::Args::try_parse_from(argv).unwrap();
+        Config::from_args(args.search, &Env::plain(), &Presets::builtin())
     }
 
     #[test]
@@ -514,20 +457,31 @@ mod tests {
 
     #[test]
     fn strict_turns_the_prefilter_off() {
-        assert!(!config(&["--strict", "verb=get"]).unwrap().prefilter);
-        assert!(config(&["verb=get"]).unwrap().prefilter);
+        assert!(
+            !config(&["--strict", "verb=get"])
+                .unwrap()
+                .engine
+                .uses_prefilter()
+        );
+        assert!(config(&["verb=get"]).unwrap().engine.uses_prefilter());
     }
 
     #[test]
     fn output_defaults_by_terminal() {
-        assert_eq!(config(&[]).unwrap().output, Output::Events(Format::Jsonl));
-        assert_eq!(config(&["-c"]).unwrap().output, Output::Count);
+        assert_eq!(
+            config(&[]).unwrap().engine.output().clone(),
+            Output::Events(Format::Jsonl)
+        );
+        assert_eq!(
+            config(&["-c"]).unwrap().engine.output().clone(),
+            Output::Count
+        );
     }
 
     #[test]
     fn report_outputs() {
         assert_eq!(
-            config(&["--summary"]).unwrap().output,
+            config(&["--summary"]).unwrap().engine.output().clone(),
             Output::Summary {
                 top: DEFAULT_TOP,
                 json: false
@@ -536,12 +490,16 @@ mod tests {
         assert_eq!(
             config(&["--summary", "--top", "3", "-o", "json"])
                 .unwrap()
-                .output,
+                .engine
+                .output()
+                .clone(),
             Output::Summary { top: 3, json: true }
         );
         let Output::Timeline(spec) = config(&["--timeline", "--timeline-by", "user"])
             .unwrap()
-            .output
+            .engine
+            .output()
+            .clone()
         else {
             panic!()
         };
@@ -557,7 +515,9 @@ mod tests {
         assert_eq!(spec.by.map(|f| f.name), Some("user".to_string()));
         let Output::CountBy { top, json, .. } = config(&["--count-by", "verb", "-o", "json"])
             .unwrap()
-            .output
+            .engine
+            .output()
+            .clone()
         else {
             panic!()
         };

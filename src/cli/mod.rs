@@ -8,21 +8,14 @@ mod progress;
 pub mod serve;
 
 use crate::archive::{self, ArchiveOptions, Note};
-use crate::block::Plan;
 use crate::error::Error;
-use crate::follow::{self, FollowConfig, QueryHandler};
-use crate::prefilter::Prefilter;
+use crate::follow::{self, QueryHandler};
 use crate::query::presets::Origin;
 use crate::report::{self, Report};
-use crate::search::{self, Options};
-use crate::sink::dedupe::{self, Dedupe};
-use crate::sink::{
-    Counter, EventWriter, Format, Grouper, Printer, Sink, Stats, Summary, Timeline, summary,
-    timeline,
-};
-use args::Args;
+use crate::search;
+use args::{Args, Command};
 use clap::CommandFactory;
-use config::{Config, Env, Mode, Output, PresetList};
+use config::{Config, Env, Mode, PresetList};
 use std::io::{self, Write};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -33,21 +26,14 @@ pub const EXIT_MATCH: i32 = 0;
 pub const EXIT_NO_MATCH: i32 = 1;
 pub const EXIT_ERROR: i32 = 2;
 
-/// Runs auditq with the process arguments; returns the exit code.
+/// Runs auditq with the process arguments; returns the exit code. The one place an
+/// error is printed.
 pub fn main() -> i32 {
-    let mut args = match Args::parse_checked() {
-        Ok(args) => args,
+    let command = match Args::parse_checked() {
+        Ok(args) => args.into_command(),
         Err(e) => return clap_exit(&e),
     };
-    // `auditq policy …` and `auditq doctor …` read no log of their own choosing: they run
-    // apart from the search configuration (`serve` has one, built below).
-    match args.command.take() {
-        Some(args::Command::Policy(policy)) => return policy::main(policy),
-        Some(args::Command::Doctor(doctor)) => return policy::doctor_main(doctor),
-        other => args.command = other,
-    }
-    let result = Config::from_args(args, Env::detect()).and_then(run);
-    match result {
+    match run(command, &Env::detect()) {
         Ok(code) => code,
         Err(e) if e.is_broken_pipe() => EXIT_MATCH,
         Err(e) => {
@@ -57,37 +43,50 @@ pub fn main() -> i32 {
     }
 }
 
-/// Runs a configuration; returns the exit code.
-pub fn run(config: Config) -> Result<i32, Error> {
-    match &config.mode {
-        Mode::Completions(shell) => {
-            clap_complete::generate(*shell, &mut Args::command(), "auditq", &mut io::stdout());
+/// Runs one command; returns the exit code.
+pub fn run(command: Command, env: &Env) -> Result<i32, Error> {
+    match command {
+        Command::Completions(shell) => {
+            clap_complete::generate(shell, &mut Args::command(), "auditq", &mut io::stdout());
             Ok(EXIT_MATCH)
         }
-        Mode::Man => {
+        Command::Man => {
             clap_mangen::Man::new(Args::command())
                 .render(&mut io::stdout())
                 .map_err(Error::Output)?;
             Ok(EXIT_MATCH)
         }
-        Mode::Presets(list) => {
+        Command::Presets => {
+            let (presets, file_found) = env.presets_file.load()?;
+            let list = PresetList {
+                presets,
+                file: env.presets_file.clone(),
+                file_found,
+            };
             let mut out = io::stdout().lock();
-            out.write_all(list_presets(list).as_bytes())
+            out.write_all(list_presets(&list).as_bytes())
                 .and_then(|()| out.flush())
                 .map_err(Error::Output)?;
             Ok(EXIT_MATCH)
         }
-        Mode::Search | Mode::Follow(_) => {
+        Command::Search(args) => {
+            let (presets, _) = env.presets_file.load()?;
+            let config = Config::from_args(*args, env, &presets)?;
             // Terms that cannot match because of letter case (`verb=DELETE`).
-            for hint in crate::query::hints::case_hints(&config.expr) {
+            for hint in crate::query::hints::case_hints(config.engine.expr()) {
                 eprintln!("{}", report::warning_line(&hint));
             }
             match &config.mode {
                 Mode::Follow(_) => run_follow(&config),
-                _ => run_search(&config),
+                Mode::Search => run_search(&config),
             }
         }
-        Mode::Serve(serve) => serve::run(serve),
+        Command::Serve(args) => {
+            let (presets, _) = env.presets_file.load()?;
+            serve::run(&serve::ServeConfig::from_args(&args, &presets)?)
+        }
+        Command::Policy(args) => policy::run(args, env),
+        Command::Doctor(args) => Ok(policy::doctor_main(args)),
     }
 }
 
@@ -132,88 +131,39 @@ pub fn list_presets(list: &PresetList) -> String {
     out
 }
 
-/// The plan every worker shares.
-fn plan(config: &Config) -> Plan {
-    let format = match &config.output {
-        Output::Events(format) => format.clone(),
-        _ => Format::Jsonl,
-    };
-    Plan {
-        prefilter: if config.prefilter {
-            Prefilter::new(&config.expr)
-        } else {
-            None
-        },
-        expr: config.expr.clone(),
-        writer: EventWriter::new(format, config.color),
-        key_fields: match &config.output {
-            Output::CountBy { fields, .. } => Some(fields.clone()),
-            Output::Summary { .. } => Some(summary::key_fields()),
-            Output::Timeline(spec) => Some(timeline::key_fields(spec)),
-            Output::Events(_) | Output::Count => None,
-        },
-        count_only: config.output == Output::Count,
-        strict: config.strict,
-        max_line_bytes: config.max_line_bytes,
-        meta: config.dedupe || config.merge.is_some(),
-        text_with_key: false,
-        unwrap: config.unwrap,
-    }
-}
-
-/// The sink for this configuration, writing results to `out` and `--stats` to stderr.
-pub fn make_sink<'w>(config: &Config, plan: &Plan, out: Box<dyn Write + 'w>) -> Box<dyn Sink + 'w> {
-    let mut sink: Box<dyn Sink + 'w> = match &config.output {
-        Output::Events(_) => Box::new(Printer::new(&plan.writer, out)),
-        Output::Count => Box::new(Counter::new(out)),
-        Output::CountBy { fields, top, json } => {
-            Box::new(Grouper::with_options(fields, *top, *json, out))
-        }
-        Output::Summary { top, json } => Box::new(Summary::new(*top, *json, out)),
-        Output::Timeline(spec) => Box::new(Timeline::new(spec.clone(), out)),
-    };
-    if config.stats {
-        sink = Box::new(Stats::new(sink, io::stderr()));
-    }
-    if config.dedupe {
-        sink = Box::new(Dedupe::new(sink, io::stderr(), dedupe::DEFAULT_OPEN_LIMIT));
-    }
-    sink
-}
-
 /// The files a search of `config` reads, and from where: directories, backups, the
 /// time bound of its query (what search and `policy eval` both read).
-pub(crate) fn plan_inputs(config: &Config) -> Result<archive::Planned, Error> {
+pub(crate) fn plan_inputs(
+    inputs: &[crate::source::Input],
+    engine: &crate::engine::Engine,
+    recursive: bool,
+    backups: bool,
+) -> Result<archive::Planned, Error> {
     let options = ArchiveOptions {
-        recursive: config.recursive,
-        backups: config.backups,
-        since: config.expr.time_lower_bound(),
-        max_line_bytes: config.max_line_bytes,
+        recursive,
+        backups,
+        since: engine.expr().time_lower_bound(),
+        max_line_bytes: engine.line_limit(),
     };
-    archive::plan(&config.inputs, &options)
+    archive::plan(inputs, &options)
         .map_err(|e| Error::Other(format!("cannot list the inputs: {e}")))
 }
 
 fn run_search(config: &Config) -> Result<i32, Error> {
-    let plan = Arc::new(plan(config));
+    let engine = &config.engine;
+    let plan = Arc::new(engine.plan());
     // Not locked: the progress bar's thread draws on stderr too.
     let mut err = io::stderr();
-    let planned = plan_inputs(config)?;
+    let planned = plan_inputs(&config.inputs, engine, config.recursive, config.backups)?;
     report_notes(config, &planned, &mut err);
     let stdout = io::stdout();
     let out = io::BufWriter::with_capacity(256 * 1024, stdout.lock());
-    let mut sink = make_sink(config, &plan, Box::new(out));
+    let mut sink = engine.sink(&plan, Box::new(out));
     let read = Arc::new(AtomicU64::new(0));
-    let options = Options {
-        threads: config.threads,
-        block_size: config.block_size,
-        max_line_bytes: config.max_line_bytes,
-        max_count: config.max_count,
-        merge: config.merge,
-        progress: Some(Arc::clone(&read)),
-        skipped: (planned.files_skipped, planned.bytes_skipped),
-        no_mmap: config.no_mmap,
-    };
+    let options = engine.search_options(
+        (planned.files_skipped, planned.bytes_skipped),
+        Some(Arc::clone(&read)),
+    );
     let bar = (config.stderr_is_terminal && !config.stats && planned.bytes_to_read > 0)
         .then(|| progress::Progress::start(read, planned.bytes_to_read, planned.targets.len()));
     let outcome = search::run(&planned.targets, plan, &options, sink.as_mut(), &mut err);
@@ -225,8 +175,8 @@ fn run_search(config: &Config) -> Result<i32, Error> {
         // With the prefilter, lines without a needle were not looked at: look again at
         // the start of the file (stdin cannot be read twice).
         let seen = match input {
-            _ if !config.prefilter => Some(counters.clone()),
-            crate::source::Input::Path(path) => archive::sniff(path, config.max_line_bytes),
+            _ if !engine.uses_prefilter() => Some(counters.clone()),
+            crate::source::Input::Path(path) => archive::sniff(path, engine.line_limit()),
             _ => None,
         };
         if let Some(seen) = seen.filter(|c| c.events == 0 && c.lines > 0) {
@@ -234,7 +184,7 @@ fn run_search(config: &Config) -> Result<i32, Error> {
             let _ = writeln!(err, "{}", report::warning_line(&note));
         }
     }
-    if !config.strict {
+    if !engine.strict_mode() {
         Report::invalid_lines_hint(&outcome.first_skips, &outcome.totals, &mut err);
     }
     Ok(if outcome.had_error {
@@ -313,7 +263,8 @@ fn run_follow(config: &Config) -> Result<i32, Error> {
     let Mode::Follow(settings) = &config.mode else {
         return Err(Error::Other("not in follow mode".into()));
     };
-    let plan = Arc::new(plan(config));
+    let engine = &config.engine;
+    let plan = Arc::new(engine.plan());
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))
@@ -331,26 +282,20 @@ fn run_follow(config: &Config) -> Result<i32, Error> {
             ))
         );
     }
-    let follow_config = FollowConfig {
-        paths: config
-            .inputs
-            .iter()
-            .filter_map(|i| match i {
-                crate::source::Input::Path(p) => Some(p.clone()),
-                _ => None,
-            })
-            .collect(),
-        start: settings.start,
-        poll_only: settings.poll,
-        state_file: settings.state.clone(),
-        max_line_bytes: config.max_line_bytes,
-        block_size: config.block_size,
-        ..FollowConfig::default()
-    };
+    let paths = config
+        .inputs
+        .iter()
+        .filter_map(|i| match i {
+            crate::source::Input::Path(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    let follow_config =
+        engine.follow_config(paths, settings.start, settings.poll, settings.state.clone());
     let stdout = io::stdout();
     let out = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
-    let mut sink = make_sink(config, &plan, Box::new(out));
-    let mut handler = QueryHandler::new(plan, sink.as_mut(), &mut err, config.max_count);
+    let mut sink = engine.sink(&plan, Box::new(out));
+    let mut handler = QueryHandler::new(plan, sink.as_mut(), &mut err, engine.count_limit());
     handler.begin().map_err(Error::Output)?;
     let stopped = follow::run(&follow_config, &mut handler, &stop).map_err(Error::Output)?;
     if stopped != follow::Stopped::BrokenPipe {

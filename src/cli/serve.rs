@@ -4,6 +4,7 @@
 
 use super::args::parse_size;
 use crate::block::Plan;
+use crate::engine::{Engine, Output};
 use crate::error::Error;
 use crate::query::{self, Presets};
 use crate::serve::forward::ForwardTls;
@@ -11,7 +12,7 @@ use crate::serve::rotate::{MEGABYTE, RotatingFile, Rotation};
 use crate::serve::tls::TlsFiles;
 use crate::serve::writer::Plans;
 use crate::serve::{self, Settings};
-use crate::sink::{EventWriter, Format, Printer, Sink, Totals};
+use crate::sink::{Format, Printer, Sink, Totals};
 use clap::Parser;
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -276,26 +277,20 @@ pub fn kubeconfig(url: &str) -> String {
 }
 
 fn plan(config: &ServeConfig, api_version: &str) -> Arc<Plan> {
-    let mut writer = EventWriter::new(config.format.clone(), false);
-    writer.fill_kind = Some(api_version.to_string());
-    Arc::new(Plan {
+    let engine = Engine::new(config.expr.clone())
+        .output_as(Output::Events(config.format.clone()))
+        .fill_kind(api_version)
         // Every item is parsed: whether a batch is answered 200 or 400, and the events
         // it is said to hold, never depend on the query.
-        prefilter: None,
-        expr: config.expr.clone(),
-        writer,
-        key_fields: None,
-        count_only: false,
-        strict: false,
+        .prefilter(false)
         // A batch is one line: as long as a body may be.
-        max_line_bytes: config
-            .settings
-            .max_body
-            .max(crate::limits::DEFAULT_MAX_LINE_BYTES),
-        meta: false,
-        text_with_key: false,
-        unwrap: false,
-    })
+        .max_line_bytes(
+            config
+                .settings
+                .max_body
+                .max(crate::limits::DEFAULT_MAX_LINE_BYTES),
+        );
+    Arc::new(engine.plan())
 }
 
 /// Runs `auditq serve` until SIGTERM/SIGINT; returns the exit code.

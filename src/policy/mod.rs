@@ -3,6 +3,7 @@
 //! Independent of the search engine: it imports neither `cli` nor `search`.
 
 pub mod doctor;
+pub mod eval;
 pub mod known;
 pub mod lint;
 pub mod load;
