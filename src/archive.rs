@@ -17,11 +17,11 @@
 //! - Nothing is skipped for an upper bound (`--until`): an event received before it can be
 //!   written any time later (a watch, an exec session), after events received after it.
 
-use crate::block::{BlockProcessor, BlockResult, Plan};
+use crate::block::{BlockResult, Plan, scan_reader};
 use crate::parse::Parser;
 use crate::search::Target;
 use crate::source::archive::{self, LogSet, Role};
-use crate::source::{BlockReader, Chunk, Input, ReadMode};
+use crate::source::{Input, ReadMode};
 use crate::timefmt::{Nanos, parse_timestamp};
 use std::fs::File;
 use std::io;
@@ -139,54 +139,50 @@ fn keep_audit_logs(mut set: LogSet, options: &ArchiveOptions, notes: &mut Vec<No
     set
 }
 
+/// How much of a file (decompressed) is looked at to tell what it holds.
+const LOOK: u64 = 4 << 20;
+
+/// The first [`LOOK`] bytes of `path`, every line looked at; `visit` gets each block's
+/// result and returns `false` to stop.
+fn look_into(
+    path: &Path,
+    max_line_bytes: usize,
+    mut visit: impl FnMut(&BlockResult) -> bool,
+) -> bool {
+    let Ok(reader) = Input::Path(path.to_path_buf()).open() else {
+        return false;
+    };
+    let mut plan = Plan::jsonl(crate::query::Expr::All, false);
+    plan.max_line_bytes = max_line_bytes;
+    scan_reader(
+        reader,
+        Arc::new(plan),
+        256 << 10,
+        ReadMode::Batch,
+        |result, offset| visit(result) && offset <= LOOK,
+    );
+    true
+}
+
 /// What the first few MiB (decompressed) of a file hold, every line looked at: for the
 /// note on an input that yielded no event when the prefilter skipped lines.
 pub fn sniff(path: &Path, max_line_bytes: usize) -> Option<crate::sink::Counters> {
-    const LOOK: u64 = 4 << 20;
-    let reader = Input::Path(path.to_path_buf()).open().ok()?;
-    let mut blocks = BlockReader::new(reader, 256 << 10, max_line_bytes, ReadMode::Batch);
-    let mut processor = BlockProcessor::new(Arc::new(Plan::jsonl(crate::query::Expr::All, false)));
-    let mut buf = Vec::new();
-    let mut result = BlockResult::default();
     let mut counters = crate::sink::Counters::default();
-    while let Ok(Some(chunk)) = blocks.next_chunk(&mut buf) {
-        if let Chunk::Lines { data, len } = chunk {
-            result.clear();
-            processor.process(&data[..len], &mut result);
-            counters.add(&result.counters);
-            buf = data;
-        }
-        if blocks.offset() > LOOK {
-            break;
-        }
-    }
-    Some(counters)
+    look_into(path, max_line_bytes, |result| {
+        counters.add(&result.counters);
+        true
+    })
+    .then_some(counters)
 }
 
 /// Whether a file holds an audit event in its first few MiB (decompressed).
 pub fn is_audit_log(path: &Path, max_line_bytes: usize) -> bool {
-    const LOOK: u64 = 4 << 20;
-    let Ok(reader) = Input::Path(path.to_path_buf()).open() else {
-        return false;
-    };
-    let mut blocks = BlockReader::new(reader, 256 << 10, max_line_bytes, ReadMode::Batch);
-    let mut processor = BlockProcessor::new(Arc::new(Plan::jsonl(crate::query::Expr::All, false)));
-    let mut buf = Vec::new();
-    let mut result = BlockResult::default();
-    while let Ok(Some(chunk)) = blocks.next_chunk(&mut buf) {
-        if let Chunk::Lines { data, len } = chunk {
-            result.clear();
-            processor.process(&data[..len], &mut result);
-            if result.counters.events > 0 {
-                return true;
-            }
-            buf = data;
-        }
-        if blocks.offset() > LOOK {
-            break;
-        }
-    }
-    false
+    let mut found = false;
+    look_into(path, max_line_bytes, |result| {
+        found = result.counters.events > 0;
+        !found
+    });
+    found
 }
 
 fn plan_set(set: &LogSet, stream: usize, options: &ArchiveOptions, planned: &mut Planned) {

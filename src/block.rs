@@ -601,7 +601,7 @@ fn meta(event: Json<'_, '_>) -> Meta {
         stage: event
             .get("stage")
             .and_then(|v| v.as_str())
-            .map_or(Stage::Unknown, Stage::parse),
+            .and_then(Stage::parse),
     }
 }
 
@@ -776,6 +776,43 @@ fn find_long_lines(block: &[u8], limit: usize, result: &mut BlockResult) {
 
 pub fn count_lines(bytes: &[u8]) -> u64 {
     lines_of(bytes, bytecount::count(bytes, b'\n') as u64)
+}
+
+/// Reads `reader` block by block on this thread — the block reader and block processor
+/// of a search, without its workers — and hands each block's result to `visit` with the
+/// bytes read so far; `visit` returns `false` to stop. A line longer than the plan's
+/// `max_line_bytes` comes as a result with that line counted as skipped. Used where a
+/// few megabytes are looked at (is a file an audit log, what does it hold) and by
+/// [`crate::search::scan_bytes`].
+pub fn scan_reader(
+    reader: Box<dyn std::io::Read + Send>,
+    plan: Arc<Plan>,
+    block_size: usize,
+    mode: crate::source::ReadMode,
+    mut visit: impl FnMut(&BlockResult, u64) -> bool,
+) {
+    use crate::source::{BlockReader, Chunk};
+    let mut blocks = BlockReader::new(reader, block_size, plan.max_line_bytes, mode);
+    let mut processor = BlockProcessor::new(plan);
+    let mut buf = Vec::new();
+    let mut result = BlockResult::default();
+    while let Ok(Some(chunk)) = blocks.next_chunk(&mut buf) {
+        result.clear();
+        match chunk {
+            Chunk::Lines { data, len } => {
+                processor.process(&data[..len], &mut result);
+                buf = data;
+            }
+            Chunk::LongLine { .. } => {
+                result.counters.lines += 1;
+                result.counters.skip(Skip::TooLong);
+            }
+            Chunk::Pause => continue,
+        }
+        if !visit(&result, blocks.offset()) {
+            return;
+        }
+    }
 }
 
 /// The lines of `bytes`, which hold `newlines` newlines: the last may lack its `\n`.

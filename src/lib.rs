@@ -22,5 +22,6 @@ pub mod search;
 pub mod serve;
 pub mod sink;
 pub mod source;
+pub mod stage;
 pub mod syntax;
 pub mod timefmt;

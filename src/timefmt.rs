@@ -32,31 +32,38 @@ pub fn parse_timestamp(text: &str) -> Option<Nanos> {
     None
 }
 
-/// Parses a duration like `90s`, `90m`, `2h`, `7d`, `1w`, or combinations such as `1h30m`.
+/// Parses a duration like `500ms`, `90s`, `90m`, `2h`, `7d`, `1w`, or combinations such
+/// as `1h30m`: the one duration grammar of every option and of the query language.
 pub fn parse_duration(text: &str) -> Option<Nanos> {
+    const MS: Nanos = 1_000_000;
+    const S: Nanos = 1_000 * MS;
+    let text = text.trim().as_bytes();
     let mut total: Nanos = 0;
-    let mut digits = String::new();
-    let mut seen_unit = false;
-    for c in text.trim().chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
+    let mut i = 0;
+    if text.is_empty() {
+        return None;
+    }
+    while i < text.len() {
+        let digits = text[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || digits > 30 {
+            return None;
         }
-        let unit: Nanos = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            'w' => 7 * 86_400,
+        let n: Nanos = std::str::from_utf8(&text[i..i + digits])
+            .ok()?
+            .parse()
+            .ok()?;
+        i += digits;
+        let (unit, len) = match text.get(i..)? {
+            [b'm', b's', ..] => (MS, 2),
+            [b's', ..] => (S, 1),
+            [b'm', ..] => (60 * S, 1),
+            [b'h', ..] => (3600 * S, 1),
+            [b'd', ..] => (86_400 * S, 1),
+            [b'w', ..] => (7 * 86_400 * S, 1),
             _ => return None,
         };
-        let n: Nanos = digits.parse().ok()?;
-        total = total.checked_add(n.checked_mul(unit)?.checked_mul(1_000_000_000)?)?;
-        digits.clear();
-        seen_unit = true;
-    }
-    if !digits.is_empty() || !seen_unit {
-        return None;
+        i += len;
+        total = total.checked_add(n.checked_mul(unit)?)?;
     }
     Some(total)
 }
@@ -136,6 +143,12 @@ mod tests {
         assert_eq!(parse_duration("90"), None);
         assert_eq!(parse_duration("2x"), None);
         assert_eq!(parse_duration(""), None);
+        assert_eq!(parse_duration("500ms"), Some(500_000_000));
+        assert_eq!(parse_duration("1s500ms"), Some(1_500_000_000));
+        assert_eq!(parse_duration("1w"), Some(7 * 86_400 * 1_000_000_000));
+        for bad in ["ms", "5 m", "5mm", "m5", "-5s", "1.5h", "5M"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
     }
 
     #[test]

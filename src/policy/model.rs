@@ -41,39 +41,10 @@ impl fmt::Display for Level {
     }
 }
 
-/// A stage of a request's handling; each logged stage is one event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Stage {
-    RequestReceived,
-    ResponseStarted,
-    ResponseComplete,
-    Panic,
-}
+pub use crate::stage::Stage;
 
-impl Stage {
-    pub const ALL: [Stage; 4] = [
-        Stage::RequestReceived,
-        Stage::ResponseStarted,
-        Stage::ResponseComplete,
-        Stage::Panic,
-    ];
-
-    pub fn parse(text: &str) -> Option<Stage> {
-        Stage::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::RequestReceived => "RequestReceived",
-            Stage::ResponseStarted => "ResponseStarted",
-            Stage::ResponseComplete => "ResponseComplete",
-            Stage::Panic => "Panic",
-        }
-    }
-
-    fn bit(self) -> u8 {
-        1 << (self as u8)
-    }
+fn bit(stage: Stage) -> u8 {
+    1 << (stage as u8)
 }
 
 /// A set of stages (omitted stages).
@@ -82,10 +53,10 @@ pub struct Stages(u8);
 
 impl Stages {
     pub fn insert(&mut self, stage: Stage) {
-        self.0 |= stage.bit();
+        self.0 |= bit(stage);
     }
     pub fn contains(self, stage: Stage) -> bool {
-        self.0 & stage.bit() != 0
+        self.0 & bit(stage) != 0
     }
     pub fn union(self, other: Stages) -> Stages {
         Stages(self.0 | other.0)

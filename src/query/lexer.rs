@@ -235,11 +235,7 @@ fn bare_word(word: &str, span: Span) -> QueryError {
     let err = QueryError::new(format!("`{word}` is not a comparison"), span);
     if super::fields::VERBS.contains(&word) {
         err.with_hint(format!("did you mean verb={word}?"))
-    } else if crate::timefmt::parse_duration(word.strip_suffix("ms").unwrap_or(word)).is_some()
-        || word
-            .strip_suffix("ms")
-            .is_some_and(|n| n.parse::<u64>().is_ok())
-    {
+    } else if crate::timefmt::parse_duration(word).is_some() {
         err.with_hint(format!(
             "a time bucket is written --timeline={word} (with `=`); terms look like field=value"
         ))

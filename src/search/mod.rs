@@ -10,7 +10,7 @@
 
 mod merge;
 
-use crate::block::{BlockProcessor, BlockResult, Plan};
+use crate::block::{self, BlockProcessor, BlockResult, Plan};
 use crate::framing::Skip;
 use crate::report::Report;
 use crate::sink::{Sink, Totals};
@@ -704,25 +704,10 @@ pub fn scan_bytes(
     let Ok(reader) = input.open() else {
         return scanned;
     };
-    let mut blocks = BlockReader::new(reader, block_size, plan.max_line_bytes, input.read_mode());
-    let mut processor = BlockProcessor::new(plan);
-    let mut buf = Vec::new();
-    let mut result = BlockResult::default();
-    while let Ok(Some(chunk)) = blocks.next_chunk(&mut buf) {
-        match chunk {
-            Chunk::Lines { data, len } => {
-                result.clear();
-                processor.process(&data[..len], &mut result);
-                scanned.output.extend_from_slice(&result.out);
-                scanned.counters.add(&result.counters);
-                buf = data;
-            }
-            Chunk::LongLine { .. } => {
-                scanned.counters.lines += 1;
-                scanned.counters.skip(Skip::TooLong);
-            }
-            Chunk::Pause => {}
-        }
-    }
+    block::scan_reader(reader, plan, block_size, input.read_mode(), |result, _| {
+        scanned.output.extend_from_slice(&result.out);
+        scanned.counters.add(&result.counters);
+        true
+    });
     scanned
 }

@@ -64,7 +64,7 @@ impl Id {
 struct Open {
     /// When it was first seen (its place at the end of the input).
     first: u64,
-    stage: Stage,
+    stage: Option<Stage>,
     text: Vec<u8>,
     key: Vec<String>,
     meta: Meta,
@@ -179,7 +179,7 @@ impl<S: Sink, E: Write> Sink for Dedupe<S, E> {
             self.dropped += 1;
             return Ok(());
         }
-        if meta.stage.is_final() {
+        if meta.stage.is_some_and(Stage::is_final) {
             if let Some(open) = self.open.remove(&id) {
                 self.order.remove(&open.first);
                 self.bytes -= open.size();
@@ -266,7 +266,7 @@ mod tests {
                 let meta = Meta {
                     time: None,
                     audit_id: (!id.is_empty()).then(|| id.to_string()),
-                    stage: *stage,
+                    stage: Some(*stage),
                 };
                 d.event(&Matched {
                     text: text.as_bytes(),

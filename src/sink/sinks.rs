@@ -23,36 +23,11 @@ pub struct Meta {
     /// `requestReceivedTimestamp` (or `timestamp` in old events), in ns since the epoch.
     pub time: Option<crate::timefmt::Nanos>,
     pub audit_id: Option<String>,
-    pub stage: Stage,
+    /// `None` when the event names no stage the apiserver writes.
+    pub stage: Option<Stage>,
 }
 
-/// An event's stage, ordered by how complete it is (what `--dedupe` keeps).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub enum Stage {
-    #[default]
-    Unknown,
-    RequestReceived,
-    ResponseStarted,
-    Panic,
-    ResponseComplete,
-}
-
-impl Stage {
-    pub fn parse(text: &str) -> Stage {
-        match text {
-            "RequestReceived" => Stage::RequestReceived,
-            "ResponseStarted" => Stage::ResponseStarted,
-            "Panic" => Stage::Panic,
-            "ResponseComplete" => Stage::ResponseComplete,
-            _ => Stage::Unknown,
-        }
-    }
-
-    /// The last stage a request can have.
-    pub fn is_final(self) -> bool {
-        matches!(self, Stage::ResponseComplete | Stage::Panic)
-    }
-}
+pub use crate::stage::Stage;
 
 /// One matched event in a block of results (workers fill these, in parallel).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -100,13 +100,7 @@ impl Bucket {
         if text == "auto" {
             return Ok(Bucket::Auto);
         }
-        let nanos = match text.strip_suffix("ms") {
-            Some(ms) if !ms.is_empty() && ms.bytes().all(|b| b.is_ascii_digit()) => {
-                ms.parse::<i64>().ok().map(|n| Nanos::from(n) * MS)
-            }
-            _ => timefmt::parse_duration(text),
-        };
-        match nanos {
+        match timefmt::parse_duration(text) {
             Some(n) if n > 0 => Ok(Bucket::Fixed(n)),
             _ => Err(format!(
                 "`{text}` is not a time bucket like 500ms, 10s, 5m, 1h or 1d"
