@@ -12,6 +12,7 @@ pub mod envelope;
 pub mod error;
 pub mod follow;
 pub mod framing;
+pub mod invalid;
 pub mod limits;
 pub mod parse;
 pub mod policy;

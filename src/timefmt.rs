@@ -69,7 +69,7 @@ pub fn parse_duration(text: &str) -> Option<Nanos> {
 }
 
 /// Resolves a `--since`/`--until` argument: a duration back from `now`, or a timestamp.
-pub fn parse_time_bound(text: &str, now: DateTime<Utc>) -> Result<Nanos, String> {
+pub fn parse_time_bound(text: &str, now: DateTime<Utc>) -> Result<Nanos, crate::invalid::Invalid> {
     if let Some(ago) = parse_duration(text) {
         return Ok(nanos_of(&now).saturating_sub(ago));
     }
@@ -78,6 +78,7 @@ pub fn parse_time_bound(text: &str, now: DateTime<Utc>) -> Result<Nanos, String>
             "`{text}` is neither a duration (like 90m, 2h, 7d) nor an RFC 3339 time \
              (like 2026-01-05T10:00:00Z)"
         )
+        .into()
     })
 }
 

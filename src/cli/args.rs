@@ -2,6 +2,7 @@
 //! conflict or need each other. Turning this into a [`super::config::Config`] is the job of
 //! the config module; running it, of `cli::run`.
 
+use crate::invalid::Invalid;
 use crate::query::fields::FieldRef;
 use crate::sink::{self, Bucket, Format};
 use crate::timefmt;
@@ -380,43 +381,43 @@ pub struct When(pub timefmt::Nanos);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window(pub timefmt::Nanos);
 
-fn parse_window(text: &str) -> Result<Window, String> {
+fn parse_window(text: &str) -> Result<Window, Invalid> {
     timefmt::parse_duration(text)
         .map(Window)
-        .ok_or_else(|| format!("`{text}` is not a duration like 10s, 2m or 1h"))
+        .ok_or_else(|| format!("`{text}` is not a duration like 500ms, 10s, 2m or 1h").into())
 }
 
 /// A list of fields (`--count-by user,verb`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldList(pub Vec<FieldRef>);
 
-fn parse_format(text: &str) -> Result<Format, String> {
+fn parse_format(text: &str) -> Result<Format, Invalid> {
     Format::parse(text)
 }
 
-fn parse_fields(text: &str) -> Result<FieldList, String> {
+fn parse_fields(text: &str) -> Result<FieldList, Invalid> {
     sink::parse_field_list(text)
         .map(FieldList)
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string().into())
 }
 
-fn parse_field(text: &str) -> Result<FieldRef, String> {
+fn parse_field(text: &str) -> Result<FieldRef, Invalid> {
     match parse_fields(text)?.0.as_slice() {
         [one] => Ok(one.clone()),
-        _ => Err("give one field (e.g. user)".to_string()),
+        _ => Err("give one field (e.g. user)".into()),
     }
 }
 
-fn parse_bucket(text: &str) -> Result<Bucket, String> {
+fn parse_bucket(text: &str) -> Result<Bucket, Invalid> {
     Bucket::parse(text)
 }
 
-fn parse_when(text: &str) -> Result<When, String> {
+fn parse_when(text: &str) -> Result<When, Invalid> {
     timefmt::parse_time_bound(text, chrono::Utc::now()).map(When)
 }
 
-/// Parses `64MiB`, `1M`, `512k`, `1000`.
-pub fn parse_size(text: &str) -> Result<usize, String> {
+/// Parses `64MiB`, `1M`, `512k`, `1000`: the one size grammar of every option.
+pub fn parse_size(text: &str) -> Result<usize, Invalid> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);
@@ -429,14 +430,12 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
         _ => {
-            return Err(format!(
-                "`{text}`: unknown unit `{unit}` (use KiB, MiB or GiB)"
-            ));
+            return Err(format!("`{text}`: unknown unit `{unit}` (use KiB, MiB or GiB)").into());
         }
     };
-    n.checked_mul(factor)
-        .filter(|&n| n > 0)
-        .ok_or_else(|| format!("`{text}` is not a size between 1 byte and the address space"))
+    n.checked_mul(factor).filter(|&n| n > 0).ok_or_else(|| {
+        format!("`{text}` is not a size between 1 byte and the address space").into()
+    })
 }
 
 #[cfg(test)]
@@ -479,6 +478,7 @@ mod tests {
     #[test]
     fn sizes() {
         assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert!(Args::try_parse_from(["auditq", "--merge", "--merge-window", "500ms"]).is_ok());
         assert_eq!(parse_size("512k"), Ok(512 << 10));
         assert_eq!(parse_size("1000"), Ok(1000));
         assert!(parse_size("0").is_err());

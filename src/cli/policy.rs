@@ -7,6 +7,7 @@ use super::config::{self, Env, Reading};
 use super::{EXIT_ERROR, EXIT_MATCH, EXIT_NO_MATCH};
 use crate::engine::Output;
 use crate::error::Error;
+use crate::invalid::Invalid;
 use crate::policy::eval::{self, EvalSink};
 use crate::policy::load::Finding;
 use crate::policy::{self, Attributes, Policy, Severity};
@@ -234,7 +235,7 @@ fn write_findings(out: &mut dyn Write, file: &Path, loaded: &policy::Loaded) -> 
 // ---------------------------------------------------------------- explain
 
 /// Parses `verb=get resource=pods/log ns=prod user=alice …` into attributes.
-pub fn parse_request(text: &str) -> Result<Attributes, String> {
+pub fn parse_request(text: &str) -> Result<Attributes, Invalid> {
     let mut a = Attributes {
         user: Some(String::new()),
         ..Attributes::default()
@@ -242,7 +243,7 @@ pub fn parse_request(text: &str) -> Result<Attributes, String> {
     let mut path = None;
     for word in text.split_whitespace() {
         let Some((key, value)) = word.split_once('=') else {
-            return Err(format!("`{word}` is not key=value"));
+            return Err(format!("`{word}` is not key=value").into());
         };
         let value = value.to_string();
         match key {
@@ -270,7 +271,8 @@ pub fn parse_request(text: &str) -> Result<Attributes, String> {
             other => {
                 return Err(format!(
                     "unknown key `{other}` (use verb, resource, subresource, group, ns, name, user, groups, path)"
-                ));
+                )
+                .into());
             }
         }
     }
@@ -289,7 +291,7 @@ pub fn parse_request(text: &str) -> Result<Attributes, String> {
 }
 
 fn explain(path: &Path, request: &str) -> Result<i32, Error> {
-    let attrs = parse_request(request).map_err(Error::Usage)?;
+    let attrs = parse_request(request).map_err(|e| Error::Usage(e.0))?;
     let (_, p) = load_for_use(path)?;
     let d = policy::evaluate(&p, &attrs);
     let mut out = String::new();

@@ -6,6 +6,7 @@ use super::args::parse_size;
 use crate::block::Plan;
 use crate::engine::{Engine, Output};
 use crate::error::Error;
+use crate::invalid::Invalid;
 use crate::query::{self, Presets};
 use crate::serve::forward::ForwardTls;
 use crate::serve::rotate::{MEGABYTE, RotatingFile, Rotation};
@@ -155,22 +156,22 @@ pub struct ServeArgs {
     pub print_kubeconfig: Option<String>,
 }
 
-fn parse_path(text: &str) -> Result<String, String> {
+fn parse_path(text: &str) -> Result<String, Invalid> {
     if text.starts_with('/') && !text.contains(['?', '#', ' ']) {
         Ok(text.to_string())
     } else {
-        Err(format!("`{text}` is not a path like /audit"))
+        Err(format!("`{text}` is not a path like /audit").into())
     }
 }
 
-fn parse_forward(text: &str) -> Result<crate::serve::forward::Target, String> {
-    crate::serve::forward::Target::parse(text)
+fn parse_forward(text: &str) -> Result<crate::serve::forward::Target, Invalid> {
+    crate::serve::forward::Target::parse(text).map_err(Invalid::from)
 }
 
-fn parse_serve_format(text: &str) -> Result<Format, String> {
+fn parse_serve_format(text: &str) -> Result<Format, Invalid> {
     match Format::parse(text)? {
         Format::Json => {
-            Err("-o json (one array) never ends in serve: use jsonl (one event a line)".to_string())
+            Err("-o json (one array) never ends in serve: use jsonl (one event a line)".into())
         }
         format => Ok(format),
     }

@@ -39,7 +39,7 @@ pub enum Format {
 
 impl Format {
     /// Parses the `-o` argument.
-    pub fn parse(text: &str) -> Result<Format, String> {
+    pub fn parse(text: &str) -> Result<Format, crate::invalid::Invalid> {
         Ok(match text {
             "jsonl" | "raw" => Format::Jsonl,
             "json" => Format::Json,
@@ -52,7 +52,8 @@ impl Format {
                 None => {
                     return Err(format!(
                         "unknown output format `{other}`: use jsonl, json, table, wide, csv, tsv or fields=a,b"
-                    ));
+                    )
+                    .into());
                 }
             },
         })

@@ -96,15 +96,13 @@ pub enum Bucket {
 
 impl Bucket {
     /// `auto`, or a duration: `500ms`, `10s`, `5m`, `1h30m`, `1d`, `1w`.
-    pub fn parse(text: &str) -> Result<Bucket, String> {
+    pub fn parse(text: &str) -> Result<Bucket, crate::invalid::Invalid> {
         if text == "auto" {
             return Ok(Bucket::Auto);
         }
         match timefmt::parse_duration(text) {
             Some(n) if n > 0 => Ok(Bucket::Fixed(n)),
-            _ => Err(format!(
-                "`{text}` is not a time bucket like 500ms, 10s, 5m, 1h or 1d"
-            )),
+            _ => Err(format!("`{text}` is not a time bucket like 500ms, 10s, 5m, 1h or 1d").into()),
         }
     }
 }
