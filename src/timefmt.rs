@@ -163,6 +163,7 @@ mod tests {
         assert!(
             parse_time_bound("soon", now)
                 .unwrap_err()
+                .0
                 .contains("duration")
         );
     }

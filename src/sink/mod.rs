@@ -284,6 +284,7 @@ mod tests {
         assert!(
             Format::parse("fields=usr")
                 .unwrap_err()
+                .0
                 .contains("did you mean `user`")
         );
     }
