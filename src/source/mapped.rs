@@ -55,10 +55,12 @@ impl Mapped {
         }
         let _ = path;
         install();
-        // SAFETY: the map is read only and private; a file that shrinks under it raises
-        // SIGBUS, which the handler installed above turns into pages of zeros for
-        // registered maps (see the module docs).
-        let Ok(map) = (unsafe { memmap2::MmapOptions::new().map(file) }) else {
+        // SAFETY: the map is read only and private (MAP_PRIVATE, PROT_READ: nothing this
+        // process does can write to the file through it; the test below checks the
+        // flags in /proc/self/maps); a file that shrinks under it raises SIGBUS, which
+        // the handler installed above turns into pages of zeros for registered maps (see
+        // the module docs).
+        let Ok(map) = (unsafe { memmap2::MmapOptions::new().map_copy_read_only(file) }) else {
             return Ok(None);
         };
         let _ = map.advise(memmap2::Advice::Sequential);
@@ -263,6 +265,32 @@ extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, context: *
 mod tests {
     use super::*;
     use std::io::Write;
+
+    /// The map is what the SAFETY comment of [`Mapped::open`] says: read only and
+    /// private (`r--p` in /proc/self/maps), never a shared map of the file.
+    #[test]
+    fn the_map_is_read_only_and_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("private.log");
+        std::fs::write(&path, vec![b'\n'; MAP_MIN as usize + 10]).unwrap();
+        let file = File::open(&path).unwrap();
+        let map = Mapped::open(&file, &path).unwrap().expect("mapped");
+        let start = map.bytes().as_ptr() as usize;
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let line = maps
+            .lines()
+            .find(|l| {
+                let range = l.split_whitespace().next().unwrap_or("");
+                let (a, b) = range.split_once('-').unwrap_or(("0", "0"));
+                let a = usize::from_str_radix(a, 16).unwrap_or(0);
+                let b = usize::from_str_radix(b, 16).unwrap_or(0);
+                a <= start && start < b
+            })
+            .expect("the map is in /proc/self/maps");
+        let perms = line.split_whitespace().nth(1).unwrap();
+        assert_eq!(perms, "r--p", "{line}");
+        assert!(line.ends_with("private.log"), "{line}");
+    }
 
     #[test]
     fn mapped_blocks_cover_the_file_like_the_reader() {
