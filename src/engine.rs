@@ -91,6 +91,7 @@ impl Engine {
         &self.expr
     }
 
+    #[cfg(test)]
     pub fn output(&self) -> &Output {
         &self.output
     }

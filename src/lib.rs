@@ -4,25 +4,25 @@
 //! EventLists, legacy text) → [`prefilter`] (byte needles) → [`parse`] (simd-json) →
 //! [`query`] (evaluation) → [`sink`] (output). [`search`] runs that path on all cores.
 
-pub mod archive;
+pub(crate) mod archive;
 pub mod block;
 pub mod cli;
-pub mod engine;
-pub mod envelope;
-pub mod error;
+pub(crate) mod engine;
+pub(crate) mod envelope;
+pub(crate) mod error;
 pub mod follow;
-pub mod framing;
-pub mod invalid;
-pub mod limits;
-pub mod parse;
+pub(crate) mod framing;
+pub(crate) mod invalid;
+pub(crate) mod limits;
+pub(crate) mod parse;
 pub mod policy;
 pub mod prefilter;
 pub mod query;
-pub mod report;
+pub(crate) mod report;
 pub mod search;
-pub mod serve;
+pub(crate) mod serve;
 pub mod sink;
 pub mod source;
-pub mod stage;
-pub mod syntax;
-pub mod timefmt;
+pub(crate) mod stage;
+pub(crate) mod syntax;
+pub(crate) mod timefmt;

@@ -2,10 +2,10 @@
 //! built from it), and here, running it and turning the outcome into an exit code.
 
 pub mod args;
-pub mod config;
-pub mod policy;
+pub(crate) mod config;
+pub(crate) mod policy;
 mod progress;
-pub mod serve;
+pub(crate) mod serve;
 
 use crate::archive::{self, ArchiveOptions, Note};
 use crate::error::Error;

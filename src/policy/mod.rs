@@ -2,14 +2,14 @@
 //! reviewer's warnings ([`lint`]), and the apiserver's rule matching ([`matcher`]).
 //! Independent of the search engine: it imports neither `cli` nor `search`.
 
-pub mod doctor;
-pub mod eval;
-pub mod known;
-pub mod lint;
+pub(crate) mod doctor;
+pub(crate) mod eval;
+pub(crate) mod known;
+pub(crate) mod lint;
 pub mod load;
-pub mod matcher;
-pub mod model;
-pub mod yaml;
+pub(crate) mod matcher;
+pub(crate) mod model;
+pub(crate) mod yaml;
 
 #[cfg(test)]
 mod checker_cases;

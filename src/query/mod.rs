@@ -2,16 +2,16 @@
 //!
 //! lexer → parser → [`Expr`] (evaluated against a parsed event in [`eval`]).
 
-pub mod ast;
+pub(crate) mod ast;
 pub mod error;
-pub mod eval;
+pub(crate) mod eval;
 pub mod fields;
-pub mod hints;
-pub mod lexer;
-pub mod op;
-pub mod parser;
-pub mod presets;
-pub mod value;
+pub(crate) mod hints;
+pub(crate) mod lexer;
+pub(crate) mod op;
+pub(crate) mod parser;
+pub(crate) mod presets;
+pub(crate) mod value;
 
 pub use ast::{Expr, Op, Term};
 pub use error::{QueryError, Span};

@@ -10,6 +10,7 @@ use super::presets::{self, Presets};
 use super::value::Pattern;
 
 /// Parses one query text, with the built-in presets.
+#[cfg(test)]
 pub fn parse_text(text: &str) -> Result<Expr, QueryError> {
     parse_text_with(text, &Presets::builtin())
 }

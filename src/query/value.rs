@@ -58,14 +58,6 @@ impl Pattern {
         }
     }
 
-    /// The literal text a matching string value must equal, when there is one.
-    pub fn exact_text(&self) -> Option<&str> {
-        match self {
-            Pattern::Exact { text, .. } => Some(text),
-            _ => None,
-        }
-    }
-
     /// Whether `value` (a scalar, or for a bare `*` glob anything) satisfies `op` with this pattern.
     pub fn matches(&self, op: Op, value: Json<'_, '_>) -> bool {
         match self {

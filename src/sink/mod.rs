@@ -5,12 +5,12 @@
 //! input order and adds what spans them (headers, JSON array brackets, totals, the
 //! `--stats` report). Search and follow drive the same sinks.
 
-pub mod dedupe;
+pub(crate) mod dedupe;
 mod sinks;
-pub mod summary;
-pub mod table;
-pub mod tally;
-pub mod timeline;
+pub(crate) mod summary;
+pub(crate) mod table;
+pub(crate) mod tally;
+pub(crate) mod timeline;
 
 pub use sinks::{
     Counter, Counters, Grouper, Match, Matched, Meta, Printer, Sink, Stage, Stats, Totals,

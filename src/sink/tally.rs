@@ -28,6 +28,7 @@ impl Tally {
     }
 
     /// Distinct values seen.
+    #[cfg(test)]
     pub fn distinct(&self) -> usize {
         self.counts.len()
     }

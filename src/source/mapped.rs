@@ -138,10 +138,6 @@ impl MappedBlocks {
         }
     }
 
-    pub fn map(&self) -> &std::sync::Arc<Mapped> {
-        &self.map
-    }
-
     /// The next chunk; `None` at the end of the file.
     pub fn next_chunk(&mut self) -> Option<MappedChunk> {
         let bytes = self.map.bytes();

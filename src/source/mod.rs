@@ -8,9 +8,9 @@ use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub mod archive;
-pub mod backups;
-pub mod mapped;
+pub(crate) mod archive;
+pub(crate) mod backups;
+pub(crate) mod mapped;
 pub use backups::backups_of;
 
 /// One input named on the command line (or made in memory, for tests and tools).
