@@ -2051,3 +2051,57 @@ fn metrics_are_valid_prometheus_text() {
     assert!(samples["auditq_serve_write_seconds_sum"] > 0.0);
     server.stop();
 }
+
+#[test]
+fn real_webhook_sender_delivers_with_a_v1_client_certificate() {
+    // kube-apiserver's own webhook client (Go) presenting a v1 certificate made by
+    // `openssl x509 -req`, as its kubeconfig's client-certificate.
+    let mut pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    openssl_ca(dir.path(), "ca");
+    openssl_client(dir.path(), "kube-apiserver", "ca", None);
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    pki.client = (read("kube-apiserver.crt"), read("kube-apiserver.key"));
+    let listen = format!("127.0.0.1:{}", free_port());
+    let kubeconfig = webhook_kubeconfig(&pki, &format!("https://{listen}/audit"));
+    let out = pki.dir.path().join("audit.log");
+    let p = |name: &str| common::arg(&pki.dir.path().join(name));
+    let (cert, key, ca, out_arg) = (
+        p("server.crt"),
+        p("server.key"),
+        common::arg(&dir.path().join("ca.crt")),
+        common::arg(&out),
+    );
+    let server = Server::start_at(
+        &listen,
+        &[
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--client-ca",
+            &ca,
+            "--out",
+            &out_arg,
+        ],
+        Stdio::null(),
+    );
+    let sender = Command::new(driver())
+        .args(["-kubeconfig", &common::arg(&kubeconfig), "-mode", "batch"])
+        .args(["-generate", "300", "-batch-max-wait", "200ms"])
+        .output()
+        .unwrap();
+    assert!(
+        sender.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sender.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&sender.stdout).trim(), "sent 300");
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stderr.matches(V1_WARNING).count(), 1, "{stderr}");
+    assert!(!stderr.contains("request refused"), "{stderr}");
+    let keys = keys_of(&read_text(&out));
+    assert_eq!(keys.len(), 300, "{stderr}");
+    assert!(keys.values().all(|&n| n == 1));
+}
