@@ -1017,6 +1017,7 @@ fn every_serve_option_is_tested() {
             "max_connections",
             "connections_over_max_connections_are_closed_at_accept",
         ),
+        ("log_format", "json_log_format_gives_one_json_object_a_line"),
         ("help", "clap"),
     ];
     let command = auditq::cli::args::Args::command();
@@ -1576,4 +1577,531 @@ fn closed_stdout_stops_the_server_with_status_2() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     // Nothing listens any more: the apiserver keeps its batches until a restart.
     assert!(try_send(server.addr, "POST", "/audit", &[], &body).is_none());
+}
+
+/// Runs the real `openssl` CLI in `dir`; panics if it fails.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA made by `openssl req -x509` in `dir`: `NAME.crt` and `NAME.key`.
+fn openssl_ca(dir: &Path, name: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.crt"),
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={name}"),
+        ],
+    );
+}
+
+/// A client certificate `NAME.crt` (key `NAME.key`) signed by the CA `ca` the way
+/// tutorials do it: `openssl x509 -req` without `-extfile`, which makes X.509 v1 (with
+/// `extfile`, the file of extensions to add instead: v3).
+fn openssl_client(dir: &Path, name: &str, ca: &str, extfile: Option<&str>) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+            "-subj",
+            &format!("/CN={name}"),
+        ],
+    );
+    let (crt, key, csr, out) = (
+        format!("{ca}.crt"),
+        format!("{ca}.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+    );
+    let mut args = vec![
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        &crt,
+        "-CAkey",
+        &key,
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-out",
+        &out,
+    ];
+    if let Some(ext) = extfile {
+        args.extend(["-extfile", ext]);
+    }
+    openssl(dir, &args);
+    let text = Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in", &out])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    let v1 = text.contains("Version: 1 (0x0)");
+    assert_eq!(v1, extfile.is_none(), "{name}: {text}");
+}
+
+/// One POST of `body` by the real `curl` over TLS with the client certificate `NAME.crt`
+/// of `dir` (`extra`: more curl options): the status, or curl's error.
+fn curl_post(
+    addr: SocketAddr,
+    server_ca: &Path,
+    dir: &Path,
+    name: &str,
+    body: &[u8],
+    extra: &[&str],
+) -> Result<u16, String> {
+    let body_file = dir.join(format!("{name}.body"));
+    std::fs::write(&body_file, body).unwrap();
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "20",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+        ])
+        .args(["--cacert", &common::arg(server_ca)])
+        .args(["--cert", &common::arg(&dir.join(format!("{name}.crt")))])
+        .args(["--key", &common::arg(&dir.join(format!("{name}.key")))])
+        .args(["-H", "Content-Type: application/json"])
+        .args(["--data-binary", &format!("@{}", common::arg(&body_file))])
+        .args(extra)
+        .arg(format!("https://{addr}/audit?timeout=30s"))
+        .output()
+        .expect("curl");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().parse().unwrap())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// `auditq serve` over TLS with `pki`'s server certificate and `--client-ca client_ca`.
+fn start_with_client_ca(pki: &Pki, client_ca: &Path, extra: &[&str]) -> Server {
+    let p = |name: &str| common::arg(&pki.dir.path().join(name));
+    let (cert, key, ca) = (p("server.crt"), p("server.key"), common::arg(client_ca));
+    let mut args = vec![
+        "--tls-cert",
+        cert.as_str(),
+        "--tls-key",
+        key.as_str(),
+        "--client-ca",
+        ca.as_str(),
+    ];
+    args.extend_from_slice(extra);
+    Server::start_at("127.0.0.1:0", &args, Stdio::null())
+}
+
+const V1_WARNING: &str = "msg=\"client certificate is X.509 v1 (no extensions)";
+
+#[test]
+fn v1_client_certificate_of_the_client_ca_is_accepted_with_one_warning() {
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    openssl_ca(dir.path(), "ca");
+    openssl_client(dir.path(), "kube-apiserver", "ca", None);
+    let out = dir.path().join("audit.log");
+    let server = start_with_client_ca(
+        &pki,
+        &dir.path().join("ca.crt"),
+        &["--out", &common::arg(&out)],
+    );
+    let server_ca = pki.dir.path().join("ca.crt");
+    // Two connections (TLS 1.3, then TLS 1.2: both handshake signatures are checked
+    // with the v1 certificate's key).
+    for (id, extra) in [("v1-a", &[][..]), ("v1-b", &["--tls-max", "1.2"][..])] {
+        let body = event_list(&[item(id, "get", 0)]);
+        let status = curl_post(
+            server.addr,
+            &server_ca,
+            dir.path(),
+            "kube-apiserver",
+            &body,
+            extra,
+        );
+        assert_eq!(status, Ok(200), "{}", server.stderr());
+    }
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stderr.matches(V1_WARNING).count(), 1, "{stderr}");
+    let warning = stderr.lines().find(|l| l.contains(V1_WARNING)).unwrap();
+    assert!(warning.starts_with("auditq: level=warn "), "{warning}");
+    assert!(
+        warning.contains(" subject=\"CN=kube-apiserver\" issuer=\"CN=ca\" "),
+        "{warning}"
+    );
+    assert!(warning.contains("extendedKeyUsage=clientAuth"), "{warning}");
+    assert!(!stderr.contains("request refused"), "{stderr}");
+    let ids = ids_of(&read_text(&out));
+    assert_eq!(ids.keys().collect::<Vec<_>>(), ["v1-a", "v1-b"], "{ids:?}");
+}
+
+/// The `detail` of the (first) refusal logged in `stderr`.
+fn refusal_detail(stderr: &str) -> String {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("msg=\"request refused\"") && l.contains("reason=tls_handshake"))
+        .unwrap_or_else(|| panic!("no TLS refusal logged: {stderr}"));
+    assert!(line.contains(" source=127.0.0.1 "), "{line}");
+    let detail = line.split(" detail=").nth(1).unwrap();
+    let detail = detail.split(" refused_since_last_log=").next().unwrap();
+    serde_json::from_str::<String>(detail).unwrap_or_else(|_| detail.to_string())
+}
+
+#[test]
+fn v1_client_certificate_of_another_ca_is_refused_in_words() {
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    openssl_ca(dir.path(), "ca");
+    openssl_ca(dir.path(), "other-ca");
+    openssl_client(dir.path(), "intruder", "other-ca", None);
+    let client_ca = dir.path().join("ca.crt");
+    let server = start_with_client_ca(&pki, &client_ca, &[]);
+    let body = event_list(&[item("x", "get", 0)]);
+    let server_ca = pki.dir.path().join("ca.crt");
+    let refused = curl_post(server.addr, &server_ca, dir.path(), "intruder", &body, &[]);
+    assert!(refused.is_err(), "{refused:?}");
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        refusal_detail(&stderr),
+        format!(
+            "client certificate not signed by --client-ca {}",
+            client_ca.display()
+        )
+    );
+    assert!(!stderr.contains(V1_WARNING), "{stderr}");
+}
+
+#[test]
+fn v1_intermediate_is_refused_as_go_refuses_it() {
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    openssl_ca(dir.path(), "ca");
+    // An intermediate "CA" made without extensions (v1), and a v3 client certificate
+    // it signs; the client presents both.
+    openssl_client(dir.path(), "intermediate", "ca", None);
+    std::fs::write(
+        dir.path().join("client.ext"),
+        "extendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
+    openssl_client(dir.path(), "leaf", "intermediate", Some("client.ext"));
+    let chain = [
+        std::fs::read_to_string(dir.path().join("leaf.crt")).unwrap(),
+        std::fs::read_to_string(dir.path().join("intermediate.crt")).unwrap(),
+    ]
+    .concat();
+    std::fs::write(dir.path().join("leaf.crt"), chain).unwrap();
+    let server = start_with_client_ca(&pki, &dir.path().join("ca.crt"), &[]);
+    let body = event_list(&[item("x", "get", 0)]);
+    let server_ca = pki.dir.path().join("ca.crt");
+    let refused = curl_post(server.addr, &server_ca, dir.path(), "leaf", &body, &[]);
+    assert!(refused.is_err(), "{refused:?}");
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0, "{stderr}");
+    let detail = refusal_detail(&stderr);
+    assert!(
+        detail.starts_with("a certificate acting as a CA in the client's chain is X.509 v1"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn expired_client_certificate_is_refused_saying_expired() {
+    let pki = pki();
+    // A v3 client certificate of the right CA, valid in 2020 only.
+    let issuer = rcgen::CertifiedIssuer::self_signed(
+        {
+            let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, "expiring CA");
+            params
+        },
+        rcgen::KeyPair::generate().unwrap(),
+    )
+    .unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["kube-apiserver".to_string()]).unwrap();
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2020, 12, 31);
+    let expired = (
+        params.signed_by(&key, &issuer).unwrap().pem(),
+        key.serialize_pem(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let client_ca = dir.path().join("ca.crt");
+    std::fs::write(&client_ca, issuer.pem()).unwrap();
+    let server = start_with_client_ca(&pki, &client_ca, &[]);
+    let body = event_list(&[item("x", "get", 0)]);
+    assert!(tls_send(server.addr, &pki.ca_pem, Some(&expired), &[], &body).is_err());
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0, "{stderr}");
+    let detail = refusal_detail(&stderr);
+    assert!(
+        detail
+            .starts_with("client certificate expired: valid until 2020-12-31 00:00:00 UTC, now 20"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn missing_client_certificate_is_refused_in_words() {
+    let pki = pki();
+    let server = Server::start_tls_at("127.0.0.1:0", &pki, true, &[], Stdio::null());
+    let body = event_list(&[item("x", "get", 0)]);
+    assert!(tls_send(server.addr, &pki.ca_pem, None, &[], &body).is_err());
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0, "{stderr}");
+    let detail = refusal_detail(&stderr);
+    assert!(
+        detail.starts_with(&format!(
+            "no client certificate: --client-ca {} requires one",
+            pki.dir.path().join("ca.crt").display()
+        )),
+        "{detail}"
+    );
+}
+
+#[test]
+fn json_log_format_gives_one_json_object_a_line() {
+    let mut child = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    lines.read_line(&mut first).unwrap();
+    let listening: Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{e}: {first}"));
+    assert_eq!(listening["level"], "info", "{first}");
+    assert_eq!(listening["msg"], "listening", "{first}");
+    assert_eq!(listening["tls"], "off", "{first}");
+    let addr: SocketAddr = listening["addr"].as_str().unwrap().parse().unwrap();
+    assert_eq!(post(addr, b"not json").status, 400);
+    assert_eq!(post(addr, &event_list(&[item("j", "get", 0)])).status, 200);
+    terminate(&child);
+    assert!(child.wait().unwrap().success());
+    let mut rest = String::new();
+    lines.read_to_string(&mut rest).unwrap();
+    let events: Vec<Value> = rest
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    for event in &events {
+        assert!(
+            event["level"].is_string() && event["msg"].is_string(),
+            "{event}"
+        );
+    }
+    let refused = events
+        .iter()
+        .find(|e| e["msg"] == "request refused")
+        .unwrap();
+    assert_eq!(refused["level"], "warn");
+    assert_eq!(refused["reason"], "malformed");
+    assert_eq!(refused["refused_since_last_log"], 1, "a number: {refused}");
+    let stopped = events.iter().find(|e| e["msg"] == "stopped").unwrap();
+    assert_eq!(stopped["batches"], 1);
+    assert_eq!(stopped["events_written"], 1);
+}
+
+#[test]
+fn metrics_are_valid_prometheus_text() {
+    let server = Server::start(&[], Stdio::null());
+    assert_eq!(
+        post(server.addr, &event_list(&[item("m", "get", 0)])).status,
+        200
+    );
+    assert_eq!(post(server.addr, b"not json").status, 400);
+    let answer = send(server.addr, "GET", "/metrics", &[], b"");
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        answer.headers.get("content-type").map(String::as_str),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let text = answer.body;
+    // Text format 0.0.4: HELP and TYPE before the samples of each family, no `# EOF`
+    // (that ends the OpenMetrics format, which is served with another Content-Type).
+    assert!(!text.contains("# EOF"), "{text}");
+    let mut families: BTreeMap<String, String> = BTreeMap::new();
+    let mut helped = HashSet::new();
+    let mut series = HashSet::new();
+    let mut samples: BTreeMap<String, f64> = BTreeMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').unwrap();
+            assert!(help.ends_with('.'), "{line}");
+            assert!(helped.insert(name.to_string()), "two HELP for {name}");
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            assert!(helped.contains(name), "TYPE before HELP: {line}");
+            assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
+            assert!(
+                families
+                    .insert(name.to_string(), kind.to_string())
+                    .is_none(),
+                "{line}"
+            );
+        } else {
+            let (key, value) = line.rsplit_once(' ').unwrap();
+            let value: f64 = value.parse().unwrap_or_else(|_| panic!("{line}"));
+            assert!(series.insert(key.to_string()), "twice: {line}");
+            let name = key.split('{').next().unwrap();
+            let family = [
+                name,
+                name.strip_suffix("_bucket").unwrap_or(""),
+                name.strip_suffix("_sum").unwrap_or(""),
+                name.strip_suffix("_count").unwrap_or(""),
+            ]
+            .into_iter()
+            .find(|f| families.contains_key(*f))
+            .unwrap_or_else(|| panic!("sample of no declared family: {line}"));
+            if family != name {
+                assert_eq!(families[family], "histogram", "{line}");
+            }
+            if families[family] == "counter" {
+                assert!(name.ends_with("_total"), "{line}");
+            }
+            samples.insert(key.to_string(), value);
+        }
+    }
+    for name in [
+        "auditq_serve_batches_total",
+        "auditq_serve_events_received_total",
+        "auditq_serve_events_matched_total",
+        "auditq_serve_events_written_total",
+        "auditq_serve_events_forwarded_total",
+        "auditq_serve_forward_dropped_total",
+        "auditq_serve_received_bytes_total",
+        "auditq_serve_written_bytes_total",
+        "auditq_serve_requests_total",
+        "auditq_serve_rejected_total",
+        "auditq_serve_connections_total",
+        "auditq_serve_connections_open",
+        "auditq_serve_queue_depth",
+        "auditq_serve_queue_capacity",
+        "auditq_serve_write_seconds",
+    ] {
+        assert!(families.contains_key(name), "no family {name}: {text}");
+    }
+    assert_eq!(families.len(), 15, "{families:?}");
+    assert_eq!(samples["auditq_serve_batches_total"], 1.0);
+    assert_eq!(
+        samples["auditq_serve_rejected_total{reason=\"malformed\"}"],
+        1.0
+    );
+    assert_eq!(
+        samples["auditq_serve_rejected_total{reason=\"tls_handshake\"}"],
+        0.0
+    );
+    assert_eq!(samples["auditq_serve_requests_total{proto=\"http1\"}"], 3.0);
+    assert_eq!(samples["auditq_serve_queue_capacity"], 16.0);
+    // Buckets are cumulative and end at +Inf = _count.
+    let buckets: Vec<f64> = text
+        .lines()
+        .filter(|l| l.starts_with("auditq_serve_write_seconds_bucket{"))
+        .map(|l| l.rsplit_once(' ').unwrap().1.parse().unwrap())
+        .collect();
+    assert_eq!(buckets.len(), 13);
+    assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+    assert_eq!(
+        samples["auditq_serve_write_seconds_bucket{le=\"+Inf\"}"],
+        1.0
+    );
+    assert_eq!(samples["auditq_serve_write_seconds_count"], 1.0);
+    assert!(samples["auditq_serve_write_seconds_sum"] > 0.0);
+    server.stop();
+}
+
+#[test]
+fn real_webhook_sender_delivers_with_a_v1_client_certificate() {
+    // kube-apiserver's own webhook client (Go) presenting a v1 certificate made by
+    // `openssl x509 -req`, as its kubeconfig's client-certificate.
+    let mut pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    openssl_ca(dir.path(), "ca");
+    openssl_client(dir.path(), "kube-apiserver", "ca", None);
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    pki.client = (read("kube-apiserver.crt"), read("kube-apiserver.key"));
+    let listen = format!("127.0.0.1:{}", free_port());
+    let kubeconfig = webhook_kubeconfig(&pki, &format!("https://{listen}/audit"));
+    let out = pki.dir.path().join("audit.log");
+    let p = |name: &str| common::arg(&pki.dir.path().join(name));
+    let (cert, key, ca, out_arg) = (
+        p("server.crt"),
+        p("server.key"),
+        common::arg(&dir.path().join("ca.crt")),
+        common::arg(&out),
+    );
+    let server = Server::start_at(
+        &listen,
+        &[
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--client-ca",
+            &ca,
+            "--out",
+            &out_arg,
+        ],
+        Stdio::null(),
+    );
+    let sender = Command::new(driver())
+        .args(["-kubeconfig", &common::arg(&kubeconfig), "-mode", "batch"])
+        .args(["-generate", "300", "-batch-max-wait", "200ms"])
+        .output()
+        .unwrap();
+    assert!(
+        sender.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sender.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&sender.stdout).trim(), "sent 300");
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stderr.matches(V1_WARNING).count(), 1, "{stderr}");
+    assert!(!stderr.contains("request refused"), "{stderr}");
+    let keys = keys_of(&read_text(&out));
+    assert_eq!(keys.len(), 300, "{stderr}");
+    assert!(keys.values().all(|&n| n == 1));
 }

@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::invalid::Invalid;
 use crate::query::{self, Presets};
 use crate::serve::forward::ForwardTls;
+use crate::serve::logging::LogFormat;
 use crate::serve::rotate::{MEGABYTE, RotatingFile, Rotation};
 use crate::serve::tls::TlsFiles;
 use crate::serve::writer::Plans;
@@ -150,6 +151,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
 
+    /// How log lines on stderr are written: logfmt (`auditq: level=info msg="…" key=value`)
+    /// or json (one object a line: {"level":…,"msg":…,"key":…}).
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Logfmt)]
+    pub log_format: LogFormat,
+
     /// Print a webhook kubeconfig for the apiserver (--audit-webhook-config-file) that
     /// sends to URL, and exit.
     #[arg(long, value_name = "URL", exclusive = true)]
@@ -228,6 +234,7 @@ impl ServeConfig {
                 key: args.forward_key.clone(),
             },
             max_connections: args.max_connections as usize,
+            log_format: args.log_format,
         };
         if settings.forward_tls != ForwardTls::default()
             && !settings.forward.iter().any(|t| t.is_https())

@@ -23,7 +23,6 @@ use rustls::pki_types::pem::PemObject;
 use rustls::{ClientConfig, RootCertStore};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -166,7 +165,7 @@ impl Forwarder {
         let body = Bytes::from(event_list(lines));
         for queue in &self.queues {
             if queue.try_send((body.clone(), events)).is_err() {
-                self.metrics.forward_dropped.fetch_add(events, Relaxed);
+                self.metrics.forward_dropped.inc_by(events);
             }
         }
     }
@@ -213,14 +212,11 @@ async fn send_loop(
                         Err(_) => "timed out".to_string(),
                     };
                     if attempt == 1 || attempt == ATTEMPTS {
-                        super::log(
-                            "warn",
-                            "forwarding failed",
-                            &[
-                                ("target", &target.uri.to_string()),
-                                ("attempt", &attempt.to_string()),
-                                ("error", &why),
-                            ],
+                        tracing::warn!(
+                            target = %target.uri,
+                            attempt,
+                            error = %why,
+                            "forwarding failed"
                         );
                     }
                 }
@@ -231,9 +227,9 @@ async fn send_loop(
             }
         }
         if sent {
-            metrics.events_forwarded.fetch_add(events, Relaxed);
+            metrics.events_forwarded.inc_by(events);
         } else {
-            metrics.forward_dropped.fetch_add(events, Relaxed);
+            metrics.forward_dropped.inc_by(events);
         }
     }
 }

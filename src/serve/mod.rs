@@ -8,7 +8,9 @@
 //! Between them a queue of at most `--queue` batches: a request that finds it full is
 //! answered 429 with `Retry-After` at once, so memory stays bounded (see docs/webhook.md).
 
+pub mod client_cert;
 pub mod forward;
+pub mod logging;
 pub mod metrics;
 pub mod output;
 pub mod rotate;
@@ -68,6 +70,8 @@ pub struct Settings {
     pub forward_tls: forward::ForwardTls,
     /// Connections open at once; more are closed at accept.
     pub max_connections: usize,
+    /// `--log-format`: how the log lines on stderr are written.
+    pub log_format: logging::LogFormat,
 }
 
 /// Why [`run`] returned.
@@ -77,29 +81,6 @@ pub enum Ending {
     Signal,
     /// The output's reader went away (EPIPE): batches not written were answered 503.
     OutputClosed,
-}
-
-/// Writes one structured line on stderr: `auditq: level=info msg="…" key=value …`.
-pub fn log(level: &str, msg: &str, fields: &[(&str, &str)]) {
-    use std::io::Write;
-    let mut line = format!("auditq: level={level} msg={}", quote(msg));
-    for (key, value) in fields {
-        line.push_str(&format!(" {key}={}", quote(value)));
-    }
-    line.push('\n');
-    let _ = io::stderr().lock().write_all(line.as_bytes());
-}
-
-fn quote(value: &str) -> String {
-    if !value.is_empty()
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'=')
-    {
-        value.to_string()
-    } else {
-        serde_json::Value::from(value).to_string()
-    }
 }
 
 /// Reads `--token-file`: one token a line, or the first field of each line of a
@@ -139,6 +120,8 @@ struct State {
     metrics: Arc<Metrics>,
     stopping: AtomicBool,
     output: Arc<output::OutputClosed>,
+    /// `--client-ca`, named when a client certificate is refused.
+    client_ca: Option<PathBuf>,
     /// Per source: when it was last logged, and refusals since.
     refused: Mutex<HashMap<IpAddr, (Instant, u64)>>,
 }
@@ -155,19 +138,16 @@ impl State {
         let entry = refused.entry(peer).or_insert((now - LOG_EVERY * 2, 0));
         entry.1 += 1;
         if now.duration_since(entry.0) >= LOG_EVERY {
-            let count = entry.1.to_string();
+            let count = entry.1;
             entry.0 = now;
             entry.1 = 0;
             drop(refused);
-            log(
-                "warn",
-                "request refused",
-                &[
-                    ("source", &peer.to_string()),
-                    ("reason", reason.label()),
-                    ("detail", detail),
-                    ("refused_since_last_log", &count),
-                ],
+            tracing::warn!(
+                source = %peer,
+                reason = reason.label(),
+                detail,
+                refused_since_last_log = count,
+                "request refused"
             );
         }
     }
@@ -208,9 +188,9 @@ async fn handle(
     request: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     if request.version() == hyper::Version::HTTP_2 {
-        state.metrics.requests_http2.fetch_add(1, Relaxed);
+        state.metrics.requests_http2.inc();
     } else {
-        state.metrics.requests_http1.fetch_add(1, Relaxed);
+        state.metrics.requests_http1.inc();
     }
     let path = request.uri().path();
     let method = request.method().clone();
@@ -235,7 +215,7 @@ async fn handle(
                 let mut r = Response::new(full(state.metrics.render()));
                 r.headers_mut().insert(
                     header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                    HeaderValue::from_static(metrics::CONTENT_TYPE),
                 );
                 r
             }
@@ -361,14 +341,14 @@ async fn handle(
         body.to_vec()
     };
     let (reply, answered) = oneshot::channel();
-    state.metrics.queue_depth.fetch_add(1, Relaxed);
+    state.metrics.queue_depth.inc();
     let job = Job {
         body,
         received: Instant::now(),
         reply,
     };
     if state.jobs.send(Message::Job(job)).is_err() {
-        state.metrics.queue_depth.fetch_sub(1, Relaxed);
+        state.metrics.queue_depth.dec();
         state.refuse(peer, Reason::ShuttingDown, "");
         return Ok(retry(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -398,7 +378,7 @@ async fn handle(
         }
         Ok(Outcome::OutputFailed(e)) => {
             state.refuse(peer, Reason::OutputFailed, &e);
-            log("error", "cannot write output", &[("error", &e)]);
+            tracing::error!(error = %e, "cannot write output");
             retry(
                 StatusCode::SERVICE_UNAVAILABLE,
                 &format!("cannot write the output: {e}"),
@@ -430,7 +410,7 @@ struct Open {
 
 impl Drop for Open {
     fn drop(&mut self) {
-        self.metrics.connections_open.fetch_sub(1, Relaxed);
+        self.metrics.connections_open.dec();
     }
 }
 
@@ -447,6 +427,8 @@ fn gunzip(body: &[u8], limit: usize) -> io::Result<Option<Vec<u8>>> {
 /// on this thread with `sink`. Returns an error if the server cannot start (bind, TLS
 /// files, token file, `--forward` TLS files).
 pub fn run(settings: &Settings, plans: &Plans, sink: &mut dyn Sink) -> Result<Ending, String> {
+    logging::init(settings.log_format);
+    let client_ca = settings.tls.as_ref().and_then(|t| t.client_ca.clone());
     let tls = match &settings.tls {
         Some(files) => Some(tokio_rustls::TlsAcceptor::from(tls::server_config(files)?)),
         None => None,
@@ -469,7 +451,7 @@ pub fn run(settings: &Settings, plans: &Plans, sink: &mut dyn Sink) -> Result<En
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
     raise_file_limit(settings.max_connections);
     let metrics = Arc::new(Metrics::default());
-    metrics.queue_capacity.store(settings.queue as u64, Relaxed);
+    metrics.queue_capacity.set(settings.queue as i64);
     let closed = Arc::new(output::OutputClosed::default());
     let connections = Arc::new(Semaphore::new(settings.max_connections));
     let (jobs, received) = mpsc::channel();
@@ -483,6 +465,7 @@ pub fn run(settings: &Settings, plans: &Plans, sink: &mut dyn Sink) -> Result<En
         metrics: Arc::clone(&metrics),
         stopping: AtomicBool::new(false),
         output: Arc::clone(&closed),
+        client_ca: client_ca.clone(),
         refused: Mutex::new(HashMap::new()),
     });
     // Signals are caught before "listening" is said: a SIGTERM right after it is handled.
@@ -495,22 +478,12 @@ pub fn run(settings: &Settings, plans: &Plans, sink: &mut dyn Sink) -> Result<En
             ))
         })
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
-    log(
-        "info",
-        "listening",
-        &[
-            ("addr", &local.to_string()),
-            ("tls", if tls.is_some() { "on" } else { "off" }),
-            (
-                "client_certs",
-                if settings.tls.as_ref().is_some_and(|t| t.client_ca.is_some()) {
-                    "required"
-                } else {
-                    "no"
-                },
-            ),
-            ("paths", &settings.paths.join(",")),
-        ],
+    tracing::info!(
+        addr = %local,
+        tls = if tls.is_some() { "on" } else { "off" },
+        client_certs = if client_ca.is_some() { "required" } else { "no" },
+        paths = %settings.paths.join(","),
+        "listening"
     );
     let server_state = Arc::clone(&state);
     let server = runtime.spawn(async move {
@@ -521,7 +494,7 @@ pub fn run(settings: &Settings, plans: &Plans, sink: &mut dyn Sink) -> Result<En
                     Ok(pair) => pair,
                     Err(e) => {
                         // Out of file descriptors and the like: wait, do not spin.
-                        log("warn", "accept failed", &[("error", &e.to_string())]);
+                        tracing::warn!(error = %e, "accept failed");
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }
@@ -540,8 +513,8 @@ pub fn run(settings: &Settings, plans: &Plans, sink: &mut dyn Sink) -> Result<En
                 );
                 continue;
             };
-            server_state.metrics.connections.fetch_add(1, Relaxed);
-            server_state.metrics.connections_open.fetch_add(1, Relaxed);
+            server_state.metrics.connections.inc();
+            server_state.metrics.connections_open.inc();
             let _ = tcp.set_nodelay(true);
             let state = Arc::clone(&server_state);
             let tls = tls.clone();
@@ -564,7 +537,8 @@ pub fn run(settings: &Settings, plans: &Plans, sink: &mut dyn Sink) -> Result<En
                         let stream = match handshake.await {
                             Ok(Ok(stream)) => stream,
                             Ok(Err(e)) => {
-                                return state.refuse(ip, Reason::Tls, &e.to_string());
+                                let why = client_cert::refusal(&e, state.client_ca.as_deref());
+                                return state.refuse(ip, Reason::Tls, &why);
                             }
                             Err(_) => {
                                 return state.refuse(ip, Reason::Tls, "handshake timed out");
@@ -582,7 +556,7 @@ pub fn run(settings: &Settings, plans: &Plans, sink: &mut dyn Sink) -> Result<En
         }
         server_state.stopping.store(true, Relaxed);
         if !server_state.output.is_closed() {
-            log("info", "stopping: finishing batches in flight", &[]);
+            tracing::info!("stopping: finishing batches in flight");
         }
         drop(listener);
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
@@ -621,20 +595,11 @@ pub fn run(settings: &Settings, plans: &Plans, sink: &mut dyn Sink) -> Result<En
     drop(received);
     let _ = runtime.block_on(server);
     runtime.shutdown_timeout(Duration::from_secs(1));
-    log(
-        "info",
-        "stopped",
-        &[
-            ("batches", &metrics.batches.load(Relaxed).to_string()),
-            (
-                "events_written",
-                &metrics.events_written.load(Relaxed).to_string(),
-            ),
-            (
-                "http2_requests",
-                &metrics.requests_http2.load(Relaxed).to_string(),
-            ),
-        ],
+    tracing::info!(
+        batches = metrics.batches.get(),
+        events_written = metrics.events_written.get(),
+        http2_requests = metrics.requests_http2.get(),
+        "stopped"
     );
     Ok(if closed.is_closed() {
         Ending::OutputClosed
@@ -647,42 +612,58 @@ pub fn run(settings: &Settings, plans: &Plans, sink: &mut dyn Sink) -> Result<En
 /// each, plus the listener, the output, backups and the runtime's own), as far as the
 /// hard limit allows (as Go programs do at start); warns if that is not enough.
 fn raise_file_limit(max_connections: usize) {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit(2) writes into the struct we own.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+    use rlimit::Resource;
+    let Ok((soft, hard)) = Resource::NOFILE.get() else {
         return;
-    }
-    let needed = (max_connections as libc::rlim_t).saturating_add(64);
-    if limit.rlim_cur == libc::RLIM_INFINITY || limit.rlim_cur >= needed {
-        return;
-    }
-    let raised = libc::rlimit {
-        rlim_cur: if limit.rlim_max == libc::RLIM_INFINITY {
-            needed
-        } else {
-            needed.min(limit.rlim_max)
-        },
-        rlim_max: limit.rlim_max,
     };
-    // SAFETY: setrlimit(2) reads the struct we own.
-    let now = if raised.rlim_cur > limit.rlim_cur
-        && unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0
-    {
-        raised.rlim_cur
-    } else {
-        limit.rlim_cur
+    let needed = (max_connections as u64).saturating_add(64);
+    let now = match raised_soft_limit(soft, hard, needed) {
+        Some(raised) if Resource::NOFILE.set(raised, hard).is_ok() => raised,
+        _ => soft,
     };
-    if now < needed {
-        log(
-            "warn",
-            "the open-file limit is below --max-connections + 64: accepting may fail before the cap is reached (raise ulimit -n or lower --max-connections)",
-            &[
-                ("nofile", &now.to_string()),
-                ("max_connections", &max_connections.to_string()),
-            ],
+    if now != rlimit::INFINITY && now < needed {
+        tracing::warn!(
+            nofile = now,
+            max_connections,
+            "the open-file limit is below --max-connections + 64: accepting may fail before the cap is reached (raise ulimit -n or lower --max-connections)"
         );
+    }
+}
+
+/// The soft limit to set for `needed` open files under `soft` and `hard`, if it should
+/// be raised at all.
+fn raised_soft_limit(soft: u64, hard: u64, needed: u64) -> Option<u64> {
+    if soft == rlimit::INFINITY || soft >= needed {
+        return None;
+    }
+    let raised = if hard == rlimit::INFINITY {
+        needed
+    } else {
+        needed.min(hard)
+    };
+    (raised > soft).then_some(raised)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_open_file_limit_is_raised_up_to_the_hard_limit() {
+        const INF: u64 = rlimit::INFINITY;
+        assert_eq!(raised_soft_limit(1024, 4096, 1088), Some(1088));
+        assert_eq!(raised_soft_limit(1024, 1050, 1088), Some(1050));
+        assert_eq!(raised_soft_limit(1024, INF, 5000), Some(5000));
+        assert_eq!(raised_soft_limit(2048, 4096, 1088), None);
+        assert_eq!(raised_soft_limit(1024, 1024, 1088), None);
+        assert_eq!(raised_soft_limit(INF, INF, 1088), None);
+    }
+
+    #[test]
+    fn the_open_file_limit_of_this_process_covers_what_it_asked_for() {
+        // The real call: afterwards the soft limit is what was needed, or the hard limit.
+        raise_file_limit(100);
+        let (soft, hard) = rlimit::Resource::NOFILE.get().unwrap();
+        assert!(soft >= 164 || soft == hard, "{soft} {hard}");
     }
 }

@@ -25,10 +25,9 @@ impl OutputClosed {
     /// Marks the output closed (logs once) and wakes the accept loop.
     pub fn close(&self, error: &io::Error) {
         if !self.closed.swap(true, Relaxed) {
-            super::log(
-                "error",
-                "output closed: stopping (batches not written are answered 503)",
-                &[("error", &error.to_string())],
+            tracing::error!(
+                error = %error,
+                "output closed: stopping (batches not written are answered 503)"
             );
             self.notify.notify_one();
         }

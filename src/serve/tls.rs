@@ -3,7 +3,10 @@
 //! new connection; `--client-ca` requires a client certificate signed by that CA (what
 //! the apiserver's webhook kubeconfig presents), and is read again when it changes too
 //! (CA rotation), checked at most once a second when a client presents a certificate.
+//! An X.509 v1 client certificate signed directly by that CA is accepted as Go accepts
+//! it (see [`super::client_cert`]), with a warning once per certificate.
 
+use super::client_cert;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -14,6 +17,7 @@ use rustls::server::{
 };
 use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -51,17 +55,30 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, String> {
     Ok(Arc::new(config))
 }
 
-/// A verifier requiring a client certificate signed by one of the CAs in `ca`.
-fn client_verifier(ca: &Path) -> Result<Arc<dyn ClientCertVerifier>, String> {
+/// A verifier requiring a client certificate signed by one of the CAs in `ca`, and
+/// those CA certificates (for v1 leaves, which the verifier refuses).
+fn client_verifier(ca: &Path) -> Result<Verifier, String> {
     let mut roots = RootCertStore::empty();
-    for cert in read_certs(ca)? {
+    let cas = read_certs(ca)?;
+    for cert in &cas {
         roots
-            .add(cert)
+            .add(cert.clone())
             .map_err(|e| format!("{}: {e}", ca.display()))?;
     }
-    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+    let webpki = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
         .build()
-        .map_err(|e| format!("{}: {e}", ca.display()))
+        .map_err(|e| format!("{}: {e}", ca.display()))?;
+    Ok(Verifier {
+        webpki,
+        cas: Arc::new(cas),
+    })
+}
+
+/// What `--client-ca` loaded to.
+#[derive(Debug, Clone)]
+struct Verifier {
+    webpki: Arc<dyn ClientCertVerifier>,
+    cas: Arc<Vec<CertificateDer<'static>>>,
 }
 
 pub(super) fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
@@ -135,16 +152,11 @@ impl ResolvesServerCert for Reloading {
                     Ok(key) => {
                         state.key = key;
                         state.stamps = stamps;
-                        super::log(
-                            "info",
-                            "tls certificate reloaded",
-                            &[("cert", &self.cert.display().to_string())],
-                        );
+                        tracing::info!(cert = %self.cert.display(), "tls certificate reloaded");
                     }
-                    Err(e) => super::log(
-                        "warn",
-                        "tls certificate not reloaded (keeping the previous one)",
-                        &[("error", &e)],
+                    Err(e) => tracing::warn!(
+                        error = %e,
+                        "tls certificate not reloaded (keeping the previous one)"
                     ),
                 }
             }
@@ -164,11 +176,16 @@ impl ResolvesServerCert for Reloading {
 struct ReloadingCa {
     path: PathBuf,
     state: Mutex<LoadedCa>,
+    /// v1 leaves accepted and warned about (their DER), so each is warned about once.
+    warned: Mutex<HashSet<Vec<u8>>>,
 }
+
+/// At most this many v1 leaves are remembered as warned about (then warned again).
+const WARNED_MAX: usize = 1024;
 
 #[derive(Debug)]
 struct LoadedCa {
-    verifier: Arc<dyn ClientCertVerifier>,
+    verifier: Verifier,
     stamp: Option<SystemTime>,
     /// The stamp of a file that did not load (logged once).
     failed: Option<SystemTime>,
@@ -186,11 +203,12 @@ impl ReloadingCa {
         Ok(ReloadingCa {
             path,
             state: Mutex::new(loaded),
+            warned: Mutex::new(HashSet::new()),
         })
     }
 
     /// The current verifier, after reading the file again if it changed.
-    fn current(&self) -> Arc<dyn ClientCertVerifier> {
+    fn current(&self) -> Verifier {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if state.checked.elapsed() >= Duration::from_secs(1) {
             state.checked = Instant::now();
@@ -201,29 +219,46 @@ impl ReloadingCa {
                         state.verifier = verifier;
                         state.stamp = stamp;
                         state.failed = None;
-                        super::log(
-                            "info",
-                            "client CA reloaded",
-                            &[("client_ca", &self.path.display().to_string())],
+                        tracing::info!(
+                            client_ca = %self.path.display(),
+                            "client CA reloaded"
                         );
                     }
                     Err(e) => {
                         state.failed = stamp;
-                        super::log(
-                            "warn",
-                            "client CA not reloaded (keeping the previous one)",
-                            &[("error", &e)],
+                        tracing::warn!(
+                            error = %e,
+                            "client CA not reloaded (keeping the previous one)"
                         );
                     }
                 }
             }
         }
-        Arc::clone(&state.verifier)
+        state.verifier.clone()
     }
 
     fn loaded(&self) -> Arc<dyn ClientCertVerifier> {
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        Arc::clone(&state.verifier)
+        Arc::clone(&state.verifier.webpki)
+    }
+
+    /// Warns about an accepted v1 leaf, once per certificate.
+    fn warn_v1(&self, der: &CertificateDer<'_>, leaf: &client_cert::V1Leaf) {
+        let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
+        if warned.contains(der.as_ref()) {
+            return;
+        }
+        if warned.len() >= WARNED_MAX {
+            warned.clear();
+        }
+        warned.insert(der.as_ref().to_vec());
+        drop(warned);
+        tracing::warn!(
+            subject = %leaf.subject,
+            issuer = %leaf.issuer,
+            fix = "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 365 -extfile <(printf 'extendedKeyUsage=clientAuth') -out client.crt",
+            "client certificate is X.509 v1 (no extensions): accepted, as Go's crypto/tls accepts it; re-issue it with extensions"
+        );
     }
 }
 
@@ -238,8 +273,23 @@ impl ClientCertVerifier for ReloadingCa {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        self.current()
+        let verifier = self.current();
+        match verifier
+            .webpki
             .verify_client_cert(end_entity, intermediates, now)
+        {
+            Err(e) if client_cert::is_unsupported_version(&e) => {
+                if !client_cert::is_v1(end_entity) {
+                    // The leaf is v3: a v1 certificate acts as a CA in its chain.
+                    return Err(client_cert::Refusal::V1Intermediate.into());
+                }
+                let leaf =
+                    client_cert::verify_v1_leaf(end_entity, intermediates, &verifier.cas, now)?;
+                self.warn_v1(end_entity, &leaf);
+                Ok(ClientCertVerified::assertion())
+            }
+            outcome => outcome,
+        }
     }
 
     fn verify_tls12_signature(
@@ -248,7 +298,15 @@ impl ClientCertVerifier for ReloadingCa {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.loaded().verify_tls12_signature(message, cert, dss)
+        match self.loaded().verify_tls12_signature(message, cert, dss) {
+            Err(e) if client_cert::is_unsupported_version(&e) => client_cert::verify_tls12_v1(
+                message,
+                cert,
+                dss,
+                &provider().signature_verification_algorithms,
+            ),
+            outcome => outcome,
+        }
     }
 
     fn verify_tls13_signature(
@@ -257,7 +315,15 @@ impl ClientCertVerifier for ReloadingCa {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.loaded().verify_tls13_signature(message, cert, dss)
+        match self.loaded().verify_tls13_signature(message, cert, dss) {
+            Err(e) if client_cert::is_unsupported_version(&e) => client_cert::verify_tls13_v1(
+                message,
+                cert,
+                dss,
+                &provider().signature_verification_algorithms,
+            ),
+            outcome => outcome,
+        }
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {

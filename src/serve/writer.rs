@@ -9,7 +9,6 @@ use crate::block::{BlockProcessor, BlockResult, Plan};
 use crate::framing::Skip;
 use crate::sink::Sink;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -88,7 +87,7 @@ pub fn run(
             }
             Some(outcome)
         };
-        metrics.queue_depth.fetch_sub(1, Relaxed);
+        metrics.queue_depth.dec();
         if let Some(outcome) = outcome {
             let _ = job.reply.send(outcome);
         }
@@ -118,14 +117,12 @@ pub fn write_batch(
     }
     let events = result.counters.events;
     let matched = result.matches.len() as u64;
-    metrics.batches.fetch_add(1, Relaxed);
-    metrics.events_received.fetch_add(events, Relaxed);
-    metrics.events_matched.fetch_add(matched, Relaxed);
-    metrics.events_written.fetch_add(matched, Relaxed);
-    metrics.bytes_received.fetch_add(body.len() as u64, Relaxed);
-    metrics
-        .bytes_written
-        .fetch_add(result.out.len() as u64, Relaxed);
+    metrics.batches.inc();
+    metrics.events_received.inc_by(events);
+    metrics.events_matched.inc_by(matched);
+    metrics.events_written.inc_by(matched);
+    metrics.bytes_received.inc_by(body.len() as u64);
+    metrics.bytes_written.inc_by(result.out.len() as u64);
     Outcome::Written { events, matched }
 }
 
