@@ -17,6 +17,8 @@ pub enum Error {
     /// Writing results failed (a closed pipe is not an error: auditq stops quietly).
     #[error("cannot write output: {0}")]
     Output(#[source] io::Error),
+    #[error(transparent)]
+    Serve(#[from] crate::serve::ServeError),
     #[error("{0}")]
     Other(String),
 }

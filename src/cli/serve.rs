@@ -171,7 +171,7 @@ fn parse_path(text: &str) -> Result<String, Invalid> {
 }
 
 fn parse_forward(text: &str) -> Result<crate::serve::forward::Target, Invalid> {
-    crate::serve::forward::Target::parse(text).map_err(Invalid::from)
+    crate::serve::forward::Target::parse(text)
 }
 
 fn parse_serve_format(text: &str) -> Result<Format, Invalid> {
@@ -326,7 +326,7 @@ pub fn run(config: &ServeConfig) -> Result<i32, Error> {
             Box::new(Printer::new(&plans.v1.writer, out))
         }
     };
-    match serve::run(settings, &plans, sink.as_mut()).map_err(Error::Other)? {
+    match serve::run(settings, &plans, sink.as_mut())? {
         serve::Ending::Signal => {
             sink.finish(&Totals::default()).map_err(Error::Output)?;
             Ok(super::EXIT_MATCH)

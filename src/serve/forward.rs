@@ -10,6 +10,7 @@
 //! against `--forward-ca`, else the webpki roots; `--forward-cert`/`--forward-key` give a
 //! client certificate to targets that require one.
 
+use super::ServeError;
 use super::metrics::Metrics;
 use http_body_util::Full;
 use hyper::body::Bytes;
@@ -41,12 +42,12 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn parse(text: &str) -> Result<Target, String> {
+    pub fn parse(text: &str) -> Result<Target, crate::invalid::Invalid> {
         let uri: Uri = text
             .parse()
             .map_err(|e| format!("`{text}` is not a URL: {e}"))?;
         if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-            return Err(format!("`{text}`: give an http:// or https:// URL"));
+            return Err(format!("`{text}`: give an http:// or https:// URL").into());
         }
         Ok(Target { uri })
     }
@@ -68,14 +69,14 @@ pub struct ForwardTls {
 
 /// The client configuration for `https://` targets (ring, TLS 1.2 and 1.3, HTTP/1.1 by
 /// ALPN); an error names the file that does not load.
-pub fn client_config(tls: &ForwardTls) -> Result<ClientConfig, String> {
+pub fn client_config(tls: &ForwardTls) -> Result<ClientConfig, ServeError> {
     let roots = match &tls.ca {
         Some(ca) => {
             let mut roots = RootCertStore::empty();
             for cert in super::tls::read_certs(ca)? {
                 roots
                     .add(cert)
-                    .map_err(|e| format!("{}: {e}", ca.display()))?;
+                    .map_err(|e| ServeError::Forward(format!("{}: {e}", ca.display())))?;
             }
             roots
         }
@@ -85,16 +86,16 @@ pub fn client_config(tls: &ForwardTls) -> Result<ClientConfig, String> {
     };
     let builder = ClientConfig::builder_with_provider(super::tls::provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| ServeError::Forward(e.to_string()))?
         .with_root_certificates(roots);
     match (&tls.cert, &tls.key) {
         (Some(cert), Some(key)) => {
             let chain = super::tls::read_certs(cert)?;
-            let key_der =
-                PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
-            builder
-                .with_client_auth_cert(chain, key_der)
-                .map_err(|e| format!("{} and {}: {e}", cert.display(), key.display()))
+            let key_der = PrivateKeyDer::from_pem_file(key)
+                .map_err(|e| ServeError::Forward(format!("{}: {e}", key.display())))?;
+            builder.with_client_auth_cert(chain, key_der).map_err(|e| {
+                ServeError::Forward(format!("{} and {}: {e}", cert.display(), key.display()))
+            })
         }
         _ => Ok(builder.with_no_client_auth()),
     }
@@ -208,7 +209,7 @@ async fn send_loop(
                 outcome => {
                     let why = match outcome {
                         Ok(Ok(status)) => status.to_string(),
-                        Ok(Err(e)) => e,
+                        Ok(Err(e)) => e.to_string(),
                         Err(_) => "timed out".to_string(),
                     };
                     if attempt == 1 || attempt == ATTEMPTS {
@@ -235,13 +236,16 @@ async fn send_loop(
 }
 
 /// One POST (over a kept-alive connection when the pool has one); the answer's status.
-async fn post(client: &HttpClient, uri: &Uri, body: Bytes) -> Result<StatusCode, String> {
+async fn post(client: &HttpClient, uri: &Uri, body: Bytes) -> Result<StatusCode, ServeError> {
     use http_body_util::BodyExt;
     let request = Request::post(uri.clone())
         .header(hyper::header::CONTENT_TYPE, "application/json")
         .body(Full::new(body))
-        .map_err(|e| e.to_string())?;
-    let response = client.request(request).await.map_err(|e| chain(&e))?;
+        .map_err(|e| ServeError::Forward(e.to_string()))?;
+    let response = client
+        .request(request)
+        .await
+        .map_err(|e| ServeError::Forward(chain(&e)))?;
     let status = response.status();
     // Read the answer to its end, so that the connection can be used again.
     let _ = response.into_body().collect().await;

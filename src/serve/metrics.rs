@@ -248,6 +248,7 @@ impl Metrics {
         self.rejected[reason.index()].inc();
     }
 
+    #[cfg(test)]
     pub fn rejected(&self, reason: Reason) -> u64 {
         self.rejected[reason.index()].get()
     }

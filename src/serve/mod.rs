@@ -74,6 +74,23 @@ pub struct Settings {
     pub log_format: logging::LogFormat,
 }
 
+/// Why `auditq serve` cannot run: each message names the file, address or URL.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A certificate, key or CA file that cannot be used.
+    #[error("{0}")]
+    Tls(String),
+    /// A `--forward` target's TLS set-up, or a forward that failed.
+    #[error("{0}")]
+    Forward(String),
+    /// The `--token-file` cannot be used.
+    #[error("{0}")]
+    Tokens(String),
+    /// The server could not start: listening, the runtime, signal handlers.
+    #[error("{0}")]
+    Start(String),
+}
+
 /// Why [`run`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
@@ -85,8 +102,9 @@ pub enum Ending {
 
 /// Reads `--token-file`: one token a line, or the first field of each line of a
 /// kube-apiserver `--token-auth-file` (`token,user,uid,"groups"`); `#` comments.
-pub fn read_tokens(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn read_tokens(path: &std::path::Path) -> Result<Vec<Vec<u8>>, ServeError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ServeError::Tokens(format!("{}: {e}", path.display())))?;
     let tokens: Vec<Vec<u8>> = text
         .lines()
         .map(str::trim)
@@ -95,7 +113,10 @@ pub fn read_tokens(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
         .filter(|t| !t.is_empty())
         .collect();
     if tokens.is_empty() {
-        return Err(format!("{}: no token in it", path.display()));
+        return Err(ServeError::Tokens(format!(
+            "{}: no token in it",
+            path.display()
+        )));
     }
     Ok(tokens)
 }
@@ -426,7 +447,7 @@ fn gunzip(body: &[u8], limit: usize) -> io::Result<Option<Vec<u8>>> {
 /// Runs the server until SIGTERM or SIGINT, or until the output closes; the writer runs
 /// on this thread with `sink`. Returns an error if the server cannot start (bind, TLS
 /// files, token file, `--forward` TLS files).
-pub fn run(settings: &Settings, plans: &Plans, sink: &mut dyn Sink) -> Result<Ending, String> {
+pub fn run(settings: &Settings, plans: &Plans, sink: &mut dyn Sink) -> Result<Ending, ServeError> {
     logging::init(settings.log_format);
     let client_ca = settings.tls.as_ref().and_then(|t| t.client_ca.clone());
     let tls = match &settings.tls {
@@ -442,13 +463,13 @@ pub fn run(settings: &Settings, plans: &Plans, sink: &mut dyn Sink) -> Result<En
         .enable_all()
         .thread_name("auditq-serve")
         .build()
-        .map_err(|e| format!("cannot start the server: {e}"))?;
+        .map_err(|e| ServeError::Start(format!("cannot start the server: {e}")))?;
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(settings.listen))
-        .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+        .map_err(|e| ServeError::Start(format!("cannot listen on {}: {e}", settings.listen)))?;
     let local = listener
         .local_addr()
-        .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+        .map_err(|e| ServeError::Start(format!("cannot listen on {}: {e}", settings.listen)))?;
     raise_file_limit(settings.max_connections);
     let metrics = Arc::new(Metrics::default());
     metrics.queue_capacity.set(settings.queue as i64);
@@ -477,7 +498,7 @@ pub fn run(settings: &Settings, plans: &Plans, sink: &mut dyn Sink) -> Result<En
                 signal(SignalKind::interrupt())?,
             ))
         })
-        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+        .map_err(|e| ServeError::Start(format!("cannot install signal handlers: {e}")))?;
     tracing::info!(
         addr = %local,
         tls = if tls.is_some() { "on" } else { "off" },

@@ -118,7 +118,9 @@ impl RotatingFile {
         Ok(())
     }
 
-    /// Stops the background pruning and compression after its current pass.
+    /// Stops the background pruning and compression after its current pass (what
+    /// dropping it does, with the flush's error returned).
+    #[cfg(test)]
     pub fn close(mut self) -> io::Result<()> {
         self.flush()?;
         if let Some((tx, handle)) = self.mill.take() {

@@ -6,6 +6,7 @@
 //! An X.509 v1 client certificate signed directly by that CA is accepted as Go accepts
 //! it (see [`super::client_cert`]), with a warning once per certificate.
 
+use super::ServeError;
 use super::client_cert;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
@@ -35,11 +36,11 @@ pub(super) fn provider() -> Arc<CryptoProvider> {
 }
 
 /// The server configuration (HTTP/2 and HTTP/1.1 offered by ALPN).
-pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, String> {
+pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, ServeError> {
     let resolver = Arc::new(Reloading::new(files.cert.clone(), files.key.clone())?);
     let builder = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| ServeError::Tls(e.to_string()))?;
     let builder = match &files.client_ca {
         Some(ca) => builder.with_client_cert_verifier(Arc::new(ReloadingCa::new(ca.clone())?)),
         None => builder.with_no_client_auth(),
@@ -57,17 +58,17 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, String> {
 
 /// A verifier requiring a client certificate signed by one of the CAs in `ca`, and
 /// those CA certificates (for v1 leaves, which the verifier refuses).
-fn client_verifier(ca: &Path) -> Result<Verifier, String> {
+fn client_verifier(ca: &Path) -> Result<Verifier, ServeError> {
     let mut roots = RootCertStore::empty();
     let cas = read_certs(ca)?;
     for cert in &cas {
         roots
             .add(cert.clone())
-            .map_err(|e| format!("{}: {e}", ca.display()))?;
+            .map_err(|e| ServeError::Tls(format!("{}: {e}", ca.display())))?;
     }
     let webpki = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
         .build()
-        .map_err(|e| format!("{}: {e}", ca.display()))?;
+        .map_err(|e| ServeError::Tls(format!("{}: {e}", ca.display())))?;
     Ok(Verifier {
         webpki,
         cas: Arc::new(cas),
@@ -81,28 +82,31 @@ struct Verifier {
     cas: Arc<Vec<CertificateDer<'static>>>,
 }
 
-pub(super) fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+pub(super) fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ServeError> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| ServeError::Tls(format!("{}: {e}", path.display())))?;
     if certs.is_empty() {
-        return Err(format!("{}: no PEM certificate in it", path.display()));
+        return Err(ServeError::Tls(format!(
+            "{}: no PEM certificate in it",
+            path.display()
+        )));
     }
     Ok(certs)
 }
 
-fn load(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, String> {
+fn load(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, ServeError> {
     let chain = read_certs(cert)?;
-    let key_der =
-        PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+    let key_der = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| ServeError::Tls(format!("{}: {e}", key.display())))?;
     let signing = provider()
         .key_provider
         .load_private_key(key_der)
-        .map_err(|e| format!("{}: {e}", key.display()))?;
+        .map_err(|e| ServeError::Tls(format!("{}: {e}", key.display())))?;
     let certified = CertifiedKey::new(chain, signing);
     certified
         .keys_match()
-        .map_err(|e| format!("{} and {}: {e}", cert.display(), key.display()))?;
+        .map_err(|e| ServeError::Tls(format!("{} and {}: {e}", cert.display(), key.display())))?;
     Ok(Arc::new(certified))
 }
 
@@ -126,7 +130,7 @@ struct Loaded {
 }
 
 impl Reloading {
-    fn new(cert: PathBuf, key: PathBuf) -> Result<Reloading, String> {
+    fn new(cert: PathBuf, key: PathBuf) -> Result<Reloading, ServeError> {
         let loaded = Loaded {
             key: load(&cert, &key)?,
             stamps: (modified(&cert), modified(&key)),
@@ -193,7 +197,7 @@ struct LoadedCa {
 }
 
 impl ReloadingCa {
-    fn new(path: PathBuf) -> Result<ReloadingCa, String> {
+    fn new(path: PathBuf) -> Result<ReloadingCa, ServeError> {
         let loaded = LoadedCa {
             verifier: client_verifier(&path)?,
             stamp: modified(&path),
