@@ -284,8 +284,10 @@ pub fn kubeconfig(url: &str) -> String {
     )
 }
 
-fn plan(config: &ServeConfig, api_version: &str) -> Arc<Plan> {
-    let engine = Engine::new(config.expr.clone())
+/// The engine of `auditq serve`: items of `api_version` lists get that `kind` and
+/// `apiVersion`.
+fn engine(config: &ServeConfig, api_version: &str) -> Engine {
+    Engine::new(config.expr.clone())
         .output_as(Output::Events(config.format.clone()))
         .fill_kind(api_version)
         // Every item is parsed: whether a batch is answered 200 or 400, and the events
@@ -297,8 +299,7 @@ fn plan(config: &ServeConfig, api_version: &str) -> Arc<Plan> {
                 .settings
                 .max_body
                 .max(crate::limits::DEFAULT_MAX_LINE_BYTES),
-        );
-    Arc::new(engine.plan())
+        )
 }
 
 /// Runs `auditq serve` until SIGTERM/SIGINT; returns the exit code.
@@ -310,22 +311,20 @@ pub fn run(config: &ServeConfig) -> Result<i32, Error> {
             .map_err(Error::Output)?;
         return Ok(super::EXIT_MATCH);
     }
+    let v1 = engine(config, "audit.k8s.io/v1");
     let plans = Plans {
-        v1: plan(config, "audit.k8s.io/v1"),
-        v1beta1: plan(config, "audit.k8s.io/v1beta1"),
+        v1: Arc::new(v1.plan()),
+        v1beta1: Arc::new(engine(config, "audit.k8s.io/v1beta1").plan()),
     };
     let settings = &config.settings;
-    let mut sink: Box<dyn Sink> = match &settings.out {
-        Some(path) => {
-            let file = RotatingFile::open(path, settings.rotation.clone(), settings.fsync)
-                .map_err(|e| Error::Other(format!("cannot open {}: {e}", path.display())))?;
-            Box::new(Printer::new(&plans.v1.writer, file))
-        }
-        None => {
-            let out = io::BufWriter::with_capacity(256 * 1024, io::stdout());
-            Box::new(Printer::new(&plans.v1.writer, out))
-        }
+    let out: Box<dyn Write> = match &settings.out {
+        Some(path) => Box::new(
+            RotatingFile::open(path, settings.rotation.clone(), settings.fsync)
+                .map_err(|e| Error::Other(format!("cannot open {}: {e}", path.display())))?,
+        ),
+        None => Box::new(io::BufWriter::with_capacity(256 * 1024, io::stdout())),
     };
+    let mut sink = v1.sink(&plans.v1, out);
     match serve::run(settings, &plans, sink.as_mut())? {
         serve::Ending::Signal => {
             sink.finish(&Totals::default()).map_err(Error::Output)?;
