@@ -3,7 +3,6 @@
 //! running it.
 
 use super::args::parse_size;
-use crate::block::Plan;
 use crate::engine::{Engine, Output};
 use crate::error::Error;
 use crate::invalid::Invalid;
@@ -14,7 +13,7 @@ use crate::serve::rotate::{MEGABYTE, RotatingFile, Rotation};
 use crate::serve::tls::TlsFiles;
 use crate::serve::writer::Plans;
 use crate::serve::{self, Settings};
-use crate::sink::{Format, Printer, Sink, Totals};
+use crate::sink::{Format, Sink, Totals};
 use clap::Parser;
 use std::io::{self, Write};
 use std::net::SocketAddr;
