@@ -37,17 +37,17 @@ pub struct Args {
     pub search: SearchArgs,
 
     /// Print shell completions for SHELL (bash, zsh, fish, elvish, powershell) and exit.
-    #[arg(long, value_name = "SHELL", exclusive = true)]
+    #[arg(help_heading = "Other", long, value_name = "SHELL", exclusive = true)]
     pub completions: Option<clap_complete::Shell>,
 
     /// Print the man page (roff) and exit.
-    #[arg(long, exclusive = true)]
+    #[arg(help_heading = "Other", long, exclusive = true)]
     pub man: bool,
 
     /// List every preset (@name in a query): its query, what it finds, and where it comes
     /// from (built-in, or the presets file: $AUDITQ_PRESETS, else
     /// $XDG_CONFIG_HOME/auditq/presets.toml, else ~/.config/auditq/presets.toml).
-    #[arg(long, exclusive = true)]
+    #[arg(help_heading = "Other", long, exclusive = true)]
     pub presets: bool,
 
     /// `auditq serve|policy|doctor …` (their options live in the subcommand).
@@ -98,6 +98,7 @@ pub enum Sub {
 /// Query text and inputs, as every command that reads logs takes them (search, follow,
 /// `policy eval`).
 #[derive(Debug, Clone, PartialEq, clap::Args)]
+#[command(next_help_heading = "Inputs")]
 pub struct InputArgs {
     /// Query text and input files (`-` is stdin); see the description above.
     #[arg(value_name = "QUERY|FILE")]
@@ -124,6 +125,7 @@ pub struct InputArgs {
 
 /// `--since` and `--until`.
 #[derive(Debug, Clone, Copy, PartialEq, clap::Args)]
+#[command(next_help_heading = "Time range")]
 pub struct TimeArgs {
     /// Only events at or after this time: a duration back from now (90m, 2h, 7d) or an RFC 3339 time.
     #[arg(long, value_name = "WHEN", value_parser = parse_when)]
@@ -136,6 +138,7 @@ pub struct TimeArgs {
 
 /// How the engine reads: every command that reads logs takes these.
 #[derive(Debug, Clone, PartialEq, clap::Args)]
+#[command(next_help_heading = "Reading")]
 pub struct EngineArgs {
     /// Worker threads [default: number of CPUs]. Not with -f (one stream, read in order).
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
@@ -166,6 +169,7 @@ pub struct EngineArgs {
 /// What becomes of the matches of a search or a follow.
 #[derive(Debug, Clone, PartialEq, clap::Args)]
 #[group(skip)]
+#[command(next_help_heading = "Output")]
 #[command(group(ArgGroup::new("aggregate").multiple(true).args(["count_by", "summary", "timeline"])))]
 pub struct OutputArgs {
     /// Output: jsonl, json, table, wide, csv, tsv, or fields=a,b,… [default: the original
@@ -235,6 +239,7 @@ pub struct OutputArgs {
 
 /// Follow mode (`-f`) and its own options.
 #[derive(Debug, Clone, PartialEq, clap::Args)]
+#[command(next_help_heading = "Follow")]
 pub struct FollowArgs {
     /// Follow the files as they grow, through rotations (rename, gzip, pruning,
     /// copytruncate), like `tail -F` but losing and repeating nothing; stdin if no file.
@@ -278,23 +283,23 @@ pub struct SearchArgs {
 
     /// Merge the inputs (one per apiserver, each a file or a directory of backups) into
     /// one stream ordered by event time, ties in input order.
-    #[arg(long)]
+    #[arg(help_heading = "Archives", long)]
     pub merge: bool,
 
     /// With --merge: how much disorder inside each input is sorted out (memory holds this
     /// much of each input).
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_window, requires = "merge")]
+    #[arg(help_heading = "Archives", long, value_name = "DURATION", default_value = "10s", value_parser = parse_window, requires = "merge")]
     pub merge_window: Window,
 
     /// One event per request (auditID): the most complete stage (ResponseComplete, else
     /// Panic, else ResponseStarted, else RequestReceived), printed when its final stage
     /// is read.
-    #[arg(long)]
+    #[arg(help_heading = "Archives", long)]
     pub dedupe: bool,
 
     /// Say which files are read, skipped (not audit logs, before the time range) or read
     /// from the middle.
-    #[arg(short = 'v', long)]
+    #[arg(help_heading = "Archives", short = 'v', long)]
     pub verbose: bool,
 }
 
