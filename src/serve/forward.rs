@@ -305,7 +305,7 @@ mod tests {
             ..ForwardTls::default()
         };
         let e = client_config(&tls).unwrap_err();
-        assert!(e.contains(&ca.display().to_string()), "{e}");
+        assert!(e.to_string().contains(&ca.display().to_string()), "{e}");
         assert!(client_config(&ForwardTls::default()).is_ok());
     }
 }
