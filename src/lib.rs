@@ -11,6 +11,8 @@ pub mod envelope;
 pub mod error;
 pub mod follow;
 pub mod framing;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
 pub mod parse;
 pub mod policy;

@@ -1,15 +1,26 @@
 //! Inputs the fuzzers (fuzz/, see docs/architecture.md) found crashing, kept as tests
-//! that run the fuzz targets' checks on them: `fuzz/regressions/<target>/*`.
+//! that run the fuzz targets' checks (`auditq::fuzzing`, the same functions the targets
+//! call) on them: `fuzz/regressions/<target>/*`.
 
+use auditq::fuzzing;
 use auditq::query::parse_query;
 use auditq::search::scan_bytes;
 use std::path::Path;
 
+/// Each fuzz target (fuzz/Cargo.toml) and its check.
+const TARGETS: [(&str, fn(&[u8])); 4] = [
+    ("checkpoint", fuzzing::checkpoint),
+    ("framing", fuzzing::framing),
+    ("prefilter", fuzzing::prefilter),
+    ("query", fuzzing::query),
+];
+
+fn regressions() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions")
+}
+
 fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/regressions")
-        .join(target);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
+    let Ok(entries) = std::fs::read_dir(regressions().join(target)) else {
         return Vec::new();
     };
     let mut all: Vec<(String, Vec<u8>)> = entries
@@ -20,34 +31,36 @@ fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
     all
 }
 
-/// The `framing` target: one block, reader blocks, and a trickling pipe agree.
-fn framing(data: &[u8]) {
-    if data.len() < 2 {
-        return;
-    }
-    let (knobs, input) = data.split_at(2);
-    let block = 64 + usize::from(knobs[0]) * 16;
-    let dribble = usize::from(knobs[1] % 64) + 1;
-    let expr = parse_query(&["verb=delete".to_string()]).unwrap();
-    let whole = scan_bytes(input, expr.clone(), true, 1 << 20, None);
-    let cut = scan_bytes(input, expr.clone(), true, block, None);
-    let streamed = scan_bytes(input, expr, false, block, Some(dribble));
-    assert_eq!(whole.output, cut.output, "block size {block}");
-    assert_eq!(
-        whole.output, streamed.output,
-        "stream, {dribble} bytes per read"
+#[test]
+fn every_kept_input_passes_its_targets_check() {
+    assert!(
+        !inputs("framing").is_empty(),
+        "fuzz/regressions/framing is empty"
     );
-    assert_eq!(whole.counters.events, cut.counters.events);
-    assert_eq!(whole.counters.lines, streamed.counters.lines);
+    for (target, check) in TARGETS {
+        for (name, data) in inputs(target) {
+            println!("{name}");
+            check(&data);
+        }
+    }
 }
 
+/// A folder of `fuzz/regressions` that names no target would never run.
 #[test]
-fn framing_regressions() {
-    let all = inputs("framing");
-    assert!(!all.is_empty(), "fuzz/regressions/framing is empty");
-    for (name, data) in all {
-        println!("{name}");
-        framing(&data);
+fn every_regressions_folder_names_a_fuzz_target() {
+    let manifest = std::fs::read_to_string(regressions().join("../Cargo.toml")).unwrap();
+    for entry in std::fs::read_dir(regressions()).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        assert!(
+            TARGETS.iter().any(|(t, _)| *t == name),
+            "fuzz/regressions/{name}: no such target in TARGETS"
+        );
+    }
+    for (target, _) in TARGETS {
+        assert!(
+            manifest.contains(&format!("path = \"fuzz_targets/{target}.rs\"")),
+            "{target} is not a target in fuzz/Cargo.toml"
+        );
     }
 }
 
