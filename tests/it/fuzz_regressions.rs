@@ -7,8 +7,11 @@ use auditq::query::parse_query;
 use auditq::search::scan_bytes;
 use std::path::Path;
 
+/// A fuzz target's check: panics when it fails.
+type Check = fn(&[u8]);
+
 /// Each fuzz target (fuzz/Cargo.toml) and its check.
-const TARGETS: [(&str, fn(&[u8])); 4] = [
+const TARGETS: [(&str, Check); 4] = [
     ("checkpoint", fuzzing::checkpoint),
     ("framing", fuzzing::framing),
     ("prefilter", fuzzing::prefilter),
