@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Fills the output of every `$ auditq …` example in a docs page's ```console blocks by
-running it (target/release/auditq, from the repository root), in the form tests/docs.rs
+running it (target/release/auditq, from the repository root), in the form tests/it/docs.rs
 checks: the command, `? N` when the exit code is not 0, then stdout and stderr.
 
     python3 scripts/fill-doc-examples.py docs/forensics.md

@@ -3,6 +3,9 @@
 #  - Go and Debian's lumberjack package: the follow-mode tests rotate a real log with the
 #    library kube-apiserver uses (built in GOPATH mode, no module download).
 #  - AUDITQ_CORPUS: the real audit logs in ../shared/corpus (read, never copied).
+# Test binaries: the unit tests, tests/it (all integration tests) and
+# tests/follow_lumberjack; AUDITQ_PROPTEST_CASES and AUDITQ_FOLLOW_MODEL_CASES raise the
+# property tests above their CI-sized defaults (docs/testing.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -12,6 +12,8 @@ pub(crate) mod envelope;
 pub(crate) mod error;
 pub mod follow;
 pub(crate) mod framing;
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod invalid;
 pub(crate) mod limits;
 pub(crate) mod parse;

@@ -5,7 +5,13 @@
 //!
 //! Needs Go and Debian's golang-gopkg-natefinch-lumberjack.v2-dev; see
 //! docs/follow.md ("Running the tests").
+//!
+//! A test binary of its own, not a module of `tests/it` (docs/testing.md): the writer
+//! runs at full speed with MaxBackups, so the follower must keep up or lose pruned
+//! backups; cargo runs test binaries one after another, so these tests (also one at a
+//! time, [`serial`]) never share the two cores with the rest of the suite.
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -3,7 +3,8 @@
 //! and pauses (operations with no read in between). After every sequence: each line is
 //! emitted at most once and in order, and without pruning nothing is missing.
 //!
-//! Sequences: `AUDITQ_FOLLOW_MODEL_CASES` (default 10,000).
+//! Sequences: `AUDITQ_FOLLOW_MODEL_CASES` (default 2,000, sized for CI; raise it for a soak,
+//! see docs/testing.md).
 
 use super::backups::format_time;
 use super::follower::FileFollower;
@@ -223,7 +224,7 @@ fn cases() -> u32 {
     std::env::var("AUDITQ_FOLLOW_MODEL_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000)
+        .unwrap_or(2_000)
 }
 
 proptest! {

@@ -36,7 +36,7 @@ pub struct Preset {
 
 /// The built-in presets: (name, query, meaning). Each query is written from the
 /// Kubernetes API's own semantics (verbs, resources and subresources as the API server
-/// records them), and each is checked against real audit logs in `tests/presets.rs`.
+/// records them), and each is checked against real audit logs in `tests/it/presets.rs`.
 pub const BUILTIN: &[(&str, &str, &str)] = &[
     (
         "exec",

@@ -1,4 +1,4 @@
-// The real sender for tests/serve_webhook.rs: kube-apiserver's audit webhook backend
+// The real sender for tests/it/serve.rs: kube-apiserver's audit webhook backend
 // (k8s.io/apiserver plugin/pkg/audit/webhook), configured from a webhook kubeconfig and
 // wrapped as kube-apiserver wraps it for --audit-webhook-config-file
 // (pkg/server/options/audit.go: buffered.NewBackend in batch mode, errors ignored in

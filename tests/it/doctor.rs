@@ -3,7 +3,7 @@
 //! directory read-write), the same with a webhook, and each broken one way. Host files are
 //! read under testdata/doctor/root (`--root`).
 
-mod common;
+use crate::common;
 
 use common::{run, testdata};
 

@@ -3,7 +3,7 @@
 //! below must name every option clap knows (a new option fails the test until it is
 //! decided here).
 
-mod common;
+use crate::common;
 
 use clap::CommandFactory;
 use common::{arg, event_line, temp_file, testdata};
@@ -221,7 +221,7 @@ fn every_option_is_decided_for_follow_mode() {
     for id in &known {
         assert!(
             decided.contains(&id.as_str()),
-            "option `{id}` has no row in tests/options.rs: decide how it behaves with -f"
+            "option `{id}` has no row in tests/it/options.rs: decide how it behaves with -f"
         );
     }
 }

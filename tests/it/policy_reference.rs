@@ -9,39 +9,17 @@
 use auditq::policy::{self, Attributes};
 use serde_json::{Value, json};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-fn go() -> PathBuf {
-    for candidate in ["go", "/usr/local/go/bin/go"] {
-        if Command::new(candidate)
-            .arg("version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-        {
-            return PathBuf::from(candidate);
-        }
-    }
-    panic!(
-        "Go is needed for the reference tests (tests/policyref); install it (the test command builds the harness)"
-    );
-}
-
-/// Builds the harness once per target directory (Go caches the build itself too).
+/// The harness (built on first use; Go caches the build itself too).
 fn harness() -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/policyref");
-    let bin = Path::new(env!("CARGO_TARGET_TMPDIR")).join("policyref");
-    let status = Command::new(go())
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg(".")
-        .current_dir(&src)
-        .env("GOTOOLCHAIN", "local")
-        .env("GOFLAGS", "-mod=mod")
-        .status()
-        .expect("go build");
-    assert!(status.success(), "building tests/policyref failed");
-    bin
+    crate::common::go::build(
+        "policyref",
+        "tests/policyref",
+        crate::common::go::Deps::Module("mod"),
+        "Go is needed for the reference tests (tests/policyref); install it (the test command builds the harness)",
+    )
 }
 
 /// A small deterministic generator (xorshift), so a failure is reproducible by seed.

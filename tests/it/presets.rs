@@ -3,7 +3,7 @@
 //! Kubernetes semantics says (serde_json, written here without auditq), and named files
 //! give the counts and auditIDs a reader of them expects; user presets from a TOML file.
 
-mod common;
+use crate::common;
 
 use common::{arg, cmd, corpus, temp_file, testdata};
 use serde_json::Value;

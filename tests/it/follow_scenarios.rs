@@ -2,59 +2,41 @@
 //! binary with files manipulated by the test (rename/create/gzip/truncate/
 //! rm/partial writes). Each test asserts the exact output sequence.
 
-mod common;
+use crate::common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use common::follow::*;
 
-fn dir() -> (tempfile::TempDir, std::path::PathBuf) {
-    let d = tempfile::tempdir().unwrap();
-    let p = d.path().join("audit.log");
-    (d, p)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-const QUIET: Duration = Duration::from_millis(600);
-
 #[test]
 fn scenario_01_appended_events_once_in_order() {
-    let (_d, log) = dir();
+    let (_d, log) = log_dir();
     append(&log, "");
     let mut f = Follower::spawn(&["-n", "0", "--", s(&log)]);
     f.wait_open(&log);
     for chunk in 0..10 {
         append(&log, &events(chunk * 100 + 1..=chunk * 100 + 100));
     }
-    assert_eq!(seqs(f.wait_lines(1000)), range(1..=1000));
-    f.expect_quiet(QUIET);
+    f.expect_exactly(1..=1000);
 }
 
 #[test]
 fn scenario_05_sigstop_across_rotation() {
-    let (_d, log) = dir();
-    append(&log, &events(1..=10));
-    let mut f = Follower::spawn(&["--from-start", "--", s(&log)]);
-    f.wait_lines(10);
+    let (_d, log) = log_dir();
+    let mut f = Follower::caught_up(&log, 10, &[]);
     f.pause();
     append(&log, &events(11..=15));
     rotate(&log, 0);
     append(&log, &events(16..=20));
     f.resume();
-    assert_eq!(seqs(f.wait_lines(20)), range(1..=20));
-    f.expect_quiet(QUIET);
+    f.expect_exactly(1..=20);
 }
 
 #[test]
 fn scenario_06_three_rotations_between_polls() {
-    let (_d, log) = dir();
-    append(&log, &events(1..=10));
-    let mut f = Follower::spawn(&["--poll", "--from-start", "--", s(&log)]);
-    f.wait_lines(10);
+    let (_d, log) = log_dir();
+    let mut f = Follower::caught_up(&log, 10, &["--poll"]);
     f.pause();
     append(&log, &events(11..=12));
     rotate(&log, 0);
@@ -64,16 +46,13 @@ fn scenario_06_three_rotations_between_polls() {
     rotate(&log, 20);
     append(&log, &events(17..=18));
     f.resume();
-    assert_eq!(seqs(f.wait_lines(18)), range(1..=18));
-    f.expect_quiet(QUIET);
+    f.expect_exactly(1..=18);
 }
 
 #[test]
 fn scenario_07_enoent_window_keeps_waiting() {
-    let (_d, log) = dir();
-    append(&log, &events(1..=3));
-    let mut f = Follower::spawn(&["--from-start", "--", s(&log)]);
-    f.wait_lines(3);
+    let (_d, log) = log_dir();
+    let mut f = Follower::caught_up(&log, 3, &[]);
     std::fs::rename(&log, backup_name(&log, 0)).unwrap();
     // Several poll intervals with no active file: must not exit.
     std::thread::sleep(Duration::from_millis(800));
@@ -82,32 +61,26 @@ fn scenario_07_enoent_window_keeps_waiting() {
         "exited during ENOENT window"
     );
     append(&log, &events(4..=6));
-    assert_eq!(seqs(f.wait_lines(6)), range(1..=6));
-    f.expect_quiet(QUIET);
+    f.expect_exactly(1..=6);
 }
 
 #[test]
 fn scenario_08_backup_compressed_while_open() {
-    let (_d, log) = dir();
-    append(&log, &events(1..=10));
-    let mut f = Follower::spawn(&["--from-start", "--", s(&log)]);
-    f.wait_lines(10);
+    let (_d, log) = log_dir();
+    let mut f = Follower::caught_up(&log, 10, &[]);
     f.pause();
     append(&log, &events(11..=12));
     let b = rotate(&log, 0);
     gzip(&b);
     append(&log, &events(13..=14));
     f.resume();
-    assert_eq!(seqs(f.wait_lines(14)), range(1..=14));
-    f.expect_quiet(QUIET);
+    f.expect_exactly(1..=14);
 }
 
 #[test]
 fn scenario_09_partial_gz_beside_log_ignored() {
-    let (_d, log) = dir();
-    append(&log, &events(1..=5));
-    let mut f = Follower::spawn(&["--from-start", "--", s(&log)]);
-    f.wait_lines(5);
+    let (_d, log) = log_dir();
+    let mut f = Follower::caught_up(&log, 5, &[]);
     f.pause();
     append(&log, &events(6..=7));
     let b = rotate(&log, 0);
@@ -122,17 +95,14 @@ fn scenario_09_partial_gz_beside_log_ignored() {
     std::fs::write(format!("{}.gz", b.display()), &partial).unwrap();
     append(&log, &events(8..=9));
     f.resume();
-    assert_eq!(seqs(f.wait_lines(9)), range(1..=9));
-    f.expect_quiet(QUIET);
+    f.expect_exactly(1..=9);
 }
 
 #[test]
 fn scenario_10_restart_checkpoint_into_gz_backup() {
-    let (d, log) = dir();
+    let (d, log) = log_dir();
     let state = d.path().join("state.json");
-    append(&log, &events(1..=5));
-    let mut f = Follower::spawn(&["--from-start", "--state", s(&state), "--", s(&log)]);
-    f.wait_lines(5);
+    let f = Follower::caught_up(&log, 5, &["--state", s(&state)]);
     let (lines, status, _) = f.terminate();
     assert_eq!(seqs(&lines), range(1..=5));
     assert!(status.success());
@@ -140,34 +110,28 @@ fn scenario_10_restart_checkpoint_into_gz_backup() {
     let b = rotate(&log, 0);
     gzip(&b);
     append(&log, &events(9..=10));
-    let mut f = Follower::spawn(&["--from-start", "--state", s(&state), "--", s(&log)]);
-    assert_eq!(seqs(f.wait_lines(5)), range(6..=10));
-    f.expect_quiet(QUIET);
+    let mut f = Follower::from_start(&log, &["--state", s(&state)]);
+    f.expect_exactly(6..=10);
 }
 
 #[test]
 fn scenario_11_pruned_while_open_read_to_eof() {
-    let (_d, log) = dir();
-    append(&log, &events(1..=5));
-    let mut f = Follower::spawn(&["--from-start", "--", s(&log)]);
-    f.wait_lines(5);
+    let (_d, log) = log_dir();
+    let mut f = Follower::caught_up(&log, 5, &[]);
     f.pause();
     append(&log, &events(6..=8));
     let b = rotate(&log, 0);
     std::fs::remove_file(&b).unwrap();
     append(&log, &events(9..=10));
     f.resume();
-    assert_eq!(seqs(f.wait_lines(10)), range(1..=10));
-    f.expect_quiet(QUIET);
+    f.expect_exactly(1..=10);
 }
 
 #[test]
 fn scenario_12_pruned_while_down_reports_gap() {
-    let (d, log) = dir();
+    let (d, log) = log_dir();
     let state = d.path().join("state.json");
-    append(&log, &events(1..=5));
-    let mut f = Follower::spawn(&["--from-start", "--state", s(&state), "--", s(&log)]);
-    f.wait_lines(5);
+    let f = Follower::caught_up(&log, 5, &["--state", s(&state)]);
     f.terminate();
     append(&log, &events(6..=7));
     let b1 = rotate(&log, 10);
@@ -178,18 +142,15 @@ fn scenario_12_pruned_while_down_reports_gap() {
     append(&log, &events(12..=13));
     std::fs::remove_file(b1).unwrap();
     std::fs::remove_file(b2).unwrap();
-    let mut f = Follower::spawn(&["--from-start", "--state", s(&state), "--", s(&log)]);
-    assert_eq!(seqs(f.wait_lines(4)), range(10..=13));
+    let mut f = Follower::from_start(&log, &["--state", s(&state)]);
+    f.expect_exactly(10..=13);
     f.wait_stderr("may be missing");
-    f.expect_quiet(QUIET);
 }
 
 #[test]
 fn scenario_14_same_millisecond_backup_clobbered() {
-    let (_d, log) = dir();
-    append(&log, &events(1..=3));
-    let mut f = Follower::spawn(&["--from-start", "--", s(&log)]);
-    f.wait_lines(3);
+    let (_d, log) = log_dir();
+    let mut f = Follower::caught_up(&log, 3, &[]);
     f.pause();
     append(&log, &events(4..=5));
     let name = backup_name(&log, 0);
@@ -200,16 +161,13 @@ fn scenario_14_same_millisecond_backup_clobbered() {
     std::fs::rename(&log, &name).unwrap();
     append(&log, &events(8..=9));
     f.resume();
-    assert_eq!(seqs(f.wait_lines(9)), range(1..=9));
-    f.expect_quiet(QUIET);
+    f.expect_exactly(1..=9);
 }
 
 #[test]
 fn scenario_15_copytruncate() {
-    let (_d, log) = dir();
-    append(&log, &events(1..=5));
-    let mut f = Follower::spawn(&["--from-start", "--", s(&log)]);
-    f.wait_lines(5);
+    let (_d, log) = log_dir();
+    let mut f = Follower::caught_up(&log, 5, &[]);
     f.pause();
     append(&log, &events(6..=7));
     std::fs::copy(&log, backup_name(&log, 0)).unwrap();
@@ -221,17 +179,14 @@ fn scenario_15_copytruncate() {
         .unwrap();
     append(&log, &events(8..=9));
     f.resume();
-    assert_eq!(seqs(f.wait_lines(9)), range(1..=9));
+    f.expect_exactly(1..=9);
     f.wait_stderr("truncated");
-    f.expect_quiet(QUIET);
 }
 
 #[test]
 fn scenario_17_truncate_then_rewrite_past_offset() {
-    let (_d, log) = dir();
-    append(&log, &events(1..=3));
-    let mut f = Follower::spawn(&["--from-start", "--", s(&log)]);
-    f.wait_lines(3);
+    let (_d, log) = log_dir();
+    let mut f = Follower::caught_up(&log, 3, &[]);
     f.pause();
     std::fs::OpenOptions::new()
         .write(true)
@@ -250,39 +205,33 @@ fn scenario_17_truncate_then_rewrite_past_offset() {
 
 #[test]
 fn scenario_18_rm_then_recreate() {
-    let (_d, log) = dir();
-    append(&log, &events(1..=3));
-    let mut f = Follower::spawn(&["--from-start", "--", s(&log)]);
-    f.wait_lines(3);
+    let (_d, log) = log_dir();
+    let mut f = Follower::caught_up(&log, 3, &[]);
     f.pause();
     append(&log, &events(4..=5));
     std::fs::remove_file(&log).unwrap();
     append(&log, &events(6..=8));
     f.resume();
-    assert_eq!(seqs(f.wait_lines(8)), range(1..=8));
-    f.expect_quiet(QUIET);
+    f.expect_exactly(1..=8);
 }
 
 #[test]
 fn scenario_19_inode_reuse_different_first_line() {
-    let (d, log) = dir();
+    let (d, log) = log_dir();
     let state = d.path().join("state.json");
-    append(&log, &events(1..=3));
-    let mut f = Follower::spawn(&["--from-start", "--state", s(&state), "--", s(&log)]);
-    f.wait_lines(3);
+    let f = Follower::caught_up(&log, 3, &["--state", s(&state)]);
     f.terminate();
     std::fs::remove_file(&log).unwrap();
     // ext4 typically hands the freed inode to the next file: same (dev, ino).
     append(&log, &events(50..=60));
-    let mut f = Follower::spawn(&["--from-start", "--state", s(&state), "--", s(&log)]);
-    assert_eq!(seqs(f.wait_lines(11)), range(50..=60));
+    let mut f = Follower::from_start(&log, &["--state", s(&state)]);
+    f.expect_exactly(50..=60);
     f.wait_stderr("stale checkpoint");
-    f.expect_quiet(QUIET);
 }
 
 #[test]
 fn scenario_20_half_event_then_rest() {
-    let (_d, log) = dir();
+    let (_d, log) = log_dir();
     append(&log, "");
     let mut f = Follower::spawn(&["-n", "0", "--", s(&log)]);
     f.wait_open(&log);
@@ -297,10 +246,8 @@ fn scenario_20_half_event_then_rest() {
 
 #[test]
 fn scenario_21_backup_without_final_newline() {
-    let (_d, log) = dir();
-    append(&log, &events(1..=3));
-    let mut f = Follower::spawn(&["--from-start", "--", s(&log)]);
-    f.wait_lines(3);
+    let (_d, log) = log_dir();
+    let mut f = Follower::caught_up(&log, 3, &[]);
     f.pause();
     // The writer crashed before writing the final '\n' of event 4.
     let crashed = event(4);
@@ -317,7 +264,7 @@ fn scenario_21_backup_without_final_newline() {
 
 #[test]
 fn scenario_23_eight_mib_line_intact() {
-    let (_d, log) = dir();
+    let (_d, log) = log_dir();
     append(&log, "");
     let mut f = Follower::spawn(&["-n", "0", "--", s(&log)]);
     f.wait_open(&log);
@@ -334,9 +281,9 @@ fn scenario_23_eight_mib_line_intact() {
 
 #[test]
 fn scenario_24_crlf_stripped() {
-    let (_d, log) = dir();
+    let (_d, log) = log_dir();
     append(&log, &format!("{}\r\n{}\r\n", event(1), event(2)));
-    let mut f = Follower::spawn(&["--from-start", "--", s(&log)]);
+    let mut f = Follower::from_start(&log, &[]);
     let lines = f.wait_lines(2);
     assert_eq!(lines[0], format!("{}\n", event(1)).into_bytes());
     assert_eq!(lines[1], format!("{}\n", event(2)).into_bytes());
@@ -344,13 +291,13 @@ fn scenario_24_crlf_stripped() {
 
 #[test]
 fn scenario_25_invalid_utf8_passes_through() {
-    let (_d, log) = dir();
+    let (_d, log) = log_dir();
     let mut bad =
         b"{\"auditID\":\"00000000-0000-4000-8000-000000000001\",\"x\":\"\xff\xfe\xc3\"}\n".to_vec();
     bad.extend_from_slice(events(2..=2).as_bytes());
     append_bytes(&log, &bad);
     append(&log, &events(3..=3));
-    let mut f = Follower::spawn(&["--from-start", "--", s(&log)]);
+    let mut f = Follower::from_start(&log, &[]);
     // The query engine may pass the line through verbatim or reject it
     // (with a warning); either way the bytes are exact and the events after
     // it are intact (offsets did not drift).
@@ -367,28 +314,23 @@ fn scenario_25_invalid_utf8_passes_through() {
 
 #[test]
 fn scenario_28_restart_resumes_after_last_line() {
-    let (d, log) = dir();
+    let (d, log) = log_dir();
     let state = d.path().join("state.json");
-    append(&log, &events(1..=5));
-    let mut f = Follower::spawn(&["--from-start", "--state", s(&state), "--", s(&log)]);
-    f.wait_lines(5);
+    let f = Follower::caught_up(&log, 5, &["--state", s(&state)]);
     // A partial line at stop time must be re-read on restart, not lost.
     append(&log, &event(6)[..10]);
     f.wait_open(&log);
     f.terminate();
     append(&log, &format!("{}\n{}", &event(6)[10..], events(7..=8)));
-    let mut f = Follower::spawn(&["--from-start", "--state", s(&state), "--", s(&log)]);
-    assert_eq!(seqs(f.wait_lines(3)), range(6..=8));
-    f.expect_quiet(QUIET);
+    let mut f = Follower::from_start(&log, &["--state", s(&state)]);
+    f.expect_exactly(6..=8);
 }
 
 #[test]
 fn scenario_29_restart_after_rotations() {
-    let (d, log) = dir();
+    let (d, log) = log_dir();
     let state = d.path().join("state.json");
-    append(&log, &events(1..=5));
-    let mut f = Follower::spawn(&["--from-start", "--state", s(&state), "--", s(&log)]);
-    f.wait_lines(5);
+    let f = Follower::caught_up(&log, 5, &["--state", s(&state)]);
     f.terminate();
     append(&log, &events(6..=6));
     rotate(&log, 0);
@@ -396,30 +338,26 @@ fn scenario_29_restart_after_rotations() {
     let b = rotate(&log, 10);
     gzip(&b);
     append(&log, &events(9..=10));
-    let mut f = Follower::spawn(&["--from-start", "--state", s(&state), "--", s(&log)]);
-    assert_eq!(seqs(f.wait_lines(5)), range(6..=10));
-    f.expect_quiet(QUIET);
+    let mut f = Follower::from_start(&log, &["--state", s(&state)]);
+    f.expect_exactly(6..=10);
 }
 
 #[test]
 fn scenario_30_stale_checkpoint_falls_back() {
-    let (d, log) = dir();
+    let (d, log) = log_dir();
     let state = d.path().join("state.json");
-    append(&log, &events(1..=5));
-    let mut f = Follower::spawn(&["--from-start", "--state", s(&state), "--", s(&log)]);
-    f.wait_lines(5);
+    let f = Follower::caught_up(&log, 5, &["--state", s(&state)]);
     f.terminate();
     // Same first line, but shorter than the saved offset.
     std::fs::write(&log, events(1..=2)).unwrap();
-    let mut f = Follower::spawn(&["--from-start", "--state", s(&state), "--", s(&log)]);
-    assert_eq!(seqs(f.wait_lines(2)), range(1..=2));
+    let mut f = Follower::from_start(&log, &["--state", s(&state)]);
+    f.expect_exactly(1..=2);
     f.wait_stderr("stale checkpoint");
-    f.expect_quiet(QUIET);
 }
 
 #[test]
 fn scenario_31_last_n_reaches_into_gz_backup() {
-    let (_d, log) = dir();
+    let (_d, log) = log_dir();
     let old = backup_name(&log, -2000);
     write_gz(
         &PathBuf::from(format!("{}.gz", old.display())),
@@ -429,13 +367,12 @@ fn scenario_31_last_n_reaches_into_gz_backup() {
     let mut f = Follower::spawn(&["-n", "10", "--", s(&log)]);
     assert_eq!(seqs(f.wait_lines(10)), range(4..=13));
     append(&log, &events(14..=14));
-    assert_eq!(seqs(f.wait_lines(11)), range(4..=14));
-    f.expect_quiet(QUIET);
+    f.expect_exactly(4..=14);
 }
 
 #[test]
 fn scenario_31_last_n_counts_matches_only() {
-    let (_d, log) = dir();
+    let (_d, log) = log_dir();
     let old = backup_name(&log, -2000);
     std::fs::write(&old, events(1..=40)).unwrap();
     append(&log, &events(41..=45));
@@ -448,18 +385,17 @@ fn scenario_31_last_n_counts_matches_only() {
 
 #[test]
 fn scenario_32_n0_only_new_events() {
-    let (_d, log) = dir();
+    let (_d, log) = log_dir();
     append(&log, &events(1..=5));
     let mut f = Follower::spawn(&["-n", "0", "--", s(&log)]);
     f.wait_open(&log);
     append(&log, &events(6..=7));
-    assert_eq!(seqs(f.wait_lines(2)), range(6..=7));
-    f.expect_quiet(QUIET);
+    f.expect_exactly(6..=7);
 }
 
 #[test]
 fn scenario_33_from_start_all_files_in_name_order() {
-    let (_d, log) = dir();
+    let (_d, log) = log_dir();
     let b1 = backup_name(&log, -3000);
     write_gz(
         &PathBuf::from(format!("{}.gz", b1.display())),
@@ -472,21 +408,19 @@ fn scenario_33_from_start_all_files_in_name_order() {
         events(7..=9).as_bytes(),
     );
     append(&log, &events(10..=12));
-    let mut f = Follower::spawn(&["--from-start", "--", s(&log)]);
-    assert_eq!(seqs(f.wait_lines(12)), range(1..=12));
-    f.expect_quiet(QUIET);
+    let mut f = Follower::from_start(&log, &[]);
+    f.expect_exactly(1..=12);
 }
 
 #[test]
 fn scenario_34_from_start_during_compression() {
-    let (_d, log) = dir();
+    let (_d, log) = log_dir();
     let b1 = backup_name(&log, -1000);
     std::fs::write(&b1, events(1..=3)).unwrap();
     std::fs::write(format!("{}.gz", b1.display()), b"\x1f\x8b\x08\x00partial").unwrap();
     append(&log, &events(4..=5));
-    let mut f = Follower::spawn(&["--from-start", "--", s(&log)]);
-    assert_eq!(seqs(f.wait_lines(5)), range(1..=5));
-    f.expect_quiet(QUIET);
+    let mut f = Follower::from_start(&log, &[]);
+    f.expect_exactly(1..=5);
     assert!(!f.stderr().contains("gz"), "{}", f.stderr());
 }
 
@@ -520,16 +454,13 @@ fn scenario_35_stdin_last_line_flushed_at_eof() {
 
 #[test]
 fn scenario_38_poll_only_same_output_through_rotation() {
-    let (_d, log) = dir();
-    append(&log, &events(1..=5));
-    let mut f = Follower::spawn(&["--poll", "--from-start", "--", s(&log)]);
-    f.wait_lines(5);
+    let (_d, log) = log_dir();
+    let mut f = Follower::caught_up(&log, 5, &["--poll"]);
     append(&log, &events(6..=7));
     let b = rotate(&log, 0);
     append(&log, &events(8..=9));
     gzip(&b);
-    assert_eq!(seqs(f.wait_lines(9)), range(1..=9));
-    f.expect_quiet(QUIET);
+    f.expect_exactly(1..=9);
 }
 
 #[test]
@@ -542,20 +473,19 @@ fn scenario_40_symlink_target_followed() {
     let mut f = Follower::spawn(&["--from-start", "--", s(&link)]);
     f.wait_lines(2);
     append(&real, &events(3..=4));
-    assert_eq!(seqs(f.wait_lines(4)), range(1..=4));
-    f.expect_quiet(QUIET);
+    f.expect_exactly(1..=4);
 }
 
 #[test]
 fn exit_code_and_sigterm_clean() {
-    let (_d, log) = dir();
+    let (_d, log) = log_dir();
     append(&log, &events(1..=2));
     let f = Follower::spawn(&["--from-start", "verb=nosuchverb", "--", s(&log)]);
     f.wait_open(&log);
     let (lines, status, _) = f.terminate();
     assert!(lines.is_empty());
     assert_eq!(status.code(), Some(1));
-    let mut f = Follower::spawn(&["--from-start", "--", s(&log)]);
+    let mut f = Follower::from_start(&log, &[]);
     f.wait_lines(2);
     let (_, status, _) = f.terminate();
     assert_eq!(status.code(), Some(0));
@@ -563,7 +493,7 @@ fn exit_code_and_sigterm_clean() {
 
 #[test]
 fn scenario_13_checkpointed_backup_pruned_by_age() {
-    let (d, log) = dir();
+    let (d, log) = log_dir();
     let state = d.path().join("state.json");
     // The checkpoint points into a backup that maxage pruning removed.
     let now = chrono::Utc::now().timestamp_millis();
@@ -582,18 +512,15 @@ fn scenario_13_checkpointed_backup_pruned_by_age() {
     std::fs::write(backup_name(&log, -2000), events(4..=6)).unwrap();
     append(&log, &events(7..=8));
     let mut f = Follower::spawn(&["-n", "0", "--state", s(&state), "--", s(&log)]);
-    assert_eq!(seqs(f.wait_lines(5)), range(4..=8));
+    f.expect_exactly(4..=8);
     f.wait_stderr("may be missing");
-    f.expect_quiet(QUIET);
 }
 
 #[test]
 fn scenario_16_copytruncate_non_append_writer_nul_run() {
     use std::os::unix::fs::FileExt;
-    let (_d, log) = dir();
-    append(&log, &events(1..=5));
-    let mut f = Follower::spawn(&["--from-start", "--", s(&log)]);
-    f.wait_lines(5);
+    let (_d, log) = log_dir();
+    let mut f = Follower::caught_up(&log, 5, &[]);
     f.pause();
     append(&log, &events(6..=7));
     let writer_pos = std::fs::metadata(&log).unwrap().len();
@@ -604,28 +531,26 @@ fn scenario_16_copytruncate_non_append_writer_nul_run() {
     file.write_all_at(events(8..=9).as_bytes(), writer_pos)
         .unwrap();
     f.resume();
-    assert_eq!(seqs(f.wait_lines(9)), range(1..=9));
+    f.expect_exactly(1..=9);
     f.wait_stderr("NUL bytes");
-    f.expect_quiet(QUIET);
 }
 
 #[test]
 fn scenario_40_unreadable_backup_clear_error() {
-    let (_d, log) = dir();
+    let (_d, log) = log_dir();
     std::fs::write(backup_name(&log, -3000), events(1..=3)).unwrap();
     let bad = backup_name(&log, -2000);
     std::fs::create_dir(&bad).unwrap();
     append(&log, &events(4..=5));
-    let mut f = Follower::spawn(&["--from-start", "--", s(&log)]);
-    assert_eq!(seqs(f.wait_lines(5)), range(1..=5));
+    let mut f = Follower::from_start(&log, &[]);
+    f.expect_exactly(1..=5);
     f.wait_stderr(bad.file_name().unwrap().to_str().unwrap());
-    f.expect_quiet(QUIET);
 }
 
 #[test]
 fn several_paths_each_in_file_order() {
-    let (_d1, a) = dir();
-    let (_d2, b) = dir();
+    let (_d1, a) = log_dir();
+    let (_d2, b) = log_dir();
     append(&a, &events(1..=3));
     append(&b, &events(101..=103));
     let mut f = Follower::spawn(&["--from-start", "--", s(&a), s(&b)]);
@@ -695,7 +620,7 @@ fn stdin_pretty_event_and_eventlist_in_follow_mode() {
 /// recognised by its magic bytes when follow reaches it after a rotation.
 #[test]
 fn gzip_backup_without_gz_name_followed_after_rotation() {
-    let (_d, log) = dir();
+    let (_d, log) = log_dir();
     append(&log, &events(1..=3));
     let mut f = Follower::spawn(&["--", s(&log)]);
     f.wait_open(&log);
@@ -711,19 +636,17 @@ fn gzip_backup_without_gz_name_followed_after_rotation() {
     std::fs::rename(&tmp, &b2).unwrap();
     append(&log, &events(10..=12));
     f.resume();
-    assert_eq!(seqs(f.wait_lines(9)), range(4..=12));
-    f.expect_quiet(QUIET);
+    f.expect_exactly(4..=12);
     assert!(b1.exists());
 }
 
 /// A followed file that is gzip (whatever its name) is read decompressed, never as bytes.
 #[test]
 fn gzip_active_file_is_read_decompressed() {
-    let (_d, log) = dir();
+    let (_d, log) = log_dir();
     write_gz(&log, events(1..=5).as_bytes());
-    let mut f = Follower::spawn(&["--from-start", "--", s(&log)]);
-    assert_eq!(seqs(f.wait_lines(5)), range(1..=5));
-    f.expect_quiet(QUIET);
+    let mut f = Follower::from_start(&log, &[]);
+    f.expect_exactly(1..=5);
     let mut f = Follower::spawn(&["--", s(&log)]);
     f.expect_quiet(QUIET);
     let (lines, status, stderr) = f.terminate();

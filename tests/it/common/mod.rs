@@ -3,11 +3,17 @@
 #![allow(dead_code)]
 
 pub mod follow;
+pub mod go;
 pub mod lumberjack;
 
 use assert_cmd::Command;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// The auditq binary cargo built for the tests.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_auditq")
+}
 
 /// The repository's `testdata` directory.
 pub fn testdata(rel: &str) -> PathBuf {
@@ -60,6 +66,38 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     walk(dir, &mut files);
     files
+}
+
+/// Every line of the corpus's files that is an audit.k8s.io/v1 Event, with its value
+/// (files that are not text, and other lines, are passed over).
+pub fn corpus_v1_events() -> Vec<(String, serde_json::Value)> {
+    let mut events = Vec::new();
+    for path in corpus_files() {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        for line in text.lines() {
+            if let Ok(event) = serde_json::from_str::<serde_json::Value>(line)
+                && event["kind"] == "Event"
+                && event["apiVersion"] == "audit.k8s.io/v1"
+            {
+                events.push((line.to_string(), event));
+            }
+        }
+    }
+    events
+}
+
+/// Reads `from` (a child's stdout) to its end in a thread, so that the child never
+/// blocks on a full pipe; join the handle for the text.
+pub fn read_in_background(
+    mut from: impl std::io::Read + Send + 'static,
+) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        from.read_to_string(&mut text).unwrap();
+        text
+    })
 }
 
 /// A path as a `String` argument.

@@ -4,7 +4,7 @@
 //! tokens; limits; malformed bodies; backpressure; SIGTERM under load; the rotated
 //! output read back by auditq's own follower and search.
 
-mod common;
+use crate::common;
 
 use clap::CommandFactory;
 use serde_json::{Value, json};
@@ -16,9 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_auditq")
-}
+use common::bin;
 
 /// A running `auditq serve`.
 struct Server {
@@ -343,20 +341,13 @@ fn corpus_events_arrive_once_as_webhook_batches() {
     let corpus = common::corpus_dir();
     // Every event of the corpus's JSON lines, as the webhook would send it.
     let mut events = Vec::new();
-    for path in common::corpus_files() {
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
-        };
-        for line in text.lines() {
-            if let Ok(Value::Object(mut event)) = serde_json::from_str::<Value>(line)
-                && event.get("kind") == Some(&json!("Event"))
-                && event.get("apiVersion") == Some(&json!("audit.k8s.io/v1"))
-                && event.get("auditID").is_some()
-            {
-                event.remove("kind");
-                event.remove("apiVersion");
-                events.push(Value::Object(event));
-            }
+    for (_, event) in common::corpus_v1_events() {
+        if let Value::Object(mut event) = event
+            && event.get("auditID").is_some()
+        {
+            event.remove("kind");
+            event.remove("apiVersion");
+            events.push(Value::Object(event));
         }
     }
     assert!(
@@ -365,12 +356,7 @@ fn corpus_events_arrive_once_as_webhook_batches() {
         events.len()
     );
     let mut server = Server::start(&["-o", "jsonl"], Stdio::piped());
-    let mut stdout = server.child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        stdout.read_to_string(&mut text).unwrap();
-        text
-    });
+    let reader = common::read_in_background(server.child.stdout.take().unwrap());
     for chunk in events.chunks(7) {
         assert_eq!(post(server.addr, &event_list(chunk)).status, 200);
     }
@@ -546,12 +532,7 @@ fn slow_output_gets_backpressure_and_loses_nothing() {
         "{metrics}"
     );
     assert_eq!(send(addr, "GET", "/readyz", &[], b"").status, 503);
-    let mut stdout = server.child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        stdout.read_to_string(&mut text).unwrap();
-        text
-    });
+    let reader = common::read_in_background(server.child.stdout.take().unwrap());
     let mut sent = HashSet::new();
     let mut refusals = 0;
     for client in clients {
@@ -1026,42 +1007,20 @@ fn every_serve_option_is_tested() {
         let id = arg.get_id().as_str();
         assert!(
             tested.iter().any(|(t, _)| *t == id),
-            "serve option `{id}` is not listed in tests/serve.rs"
+            "serve option `{id}` is not listed in tests/it/serve.rs"
         );
     }
 }
 
-/// The Go driver (tests/webhook: kube-apiserver's webhook backend), built once per test
-/// process in module mode; Go's build cache makes later builds fast.
+/// The Go driver (tests/webhook: kube-apiserver's webhook backend), built in module mode
+/// on first use.
 fn driver() -> PathBuf {
-    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| {
-        let bin = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("webhook-driver");
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/webhook");
-        let go = if Path::new("/usr/local/go/bin/go").exists() {
-            "/usr/local/go/bin/go"
-        } else {
-            "go"
-        };
-        let out = Command::new(go)
-            .args(["build", "-o"])
-            .arg(&bin)
-            .arg(".")
-            .current_dir(&src)
-            .env("GOTOOLCHAIN", "local")
-            .env("GOFLAGS", "-mod=readonly")
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("cannot run go ({e}): Go 1.26 or later is needed (tests/webhook/go.mod)")
-            });
-        assert!(
-            out.status.success(),
-            "building tests/webhook failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        bin
-    })
-    .clone()
+    common::go::build(
+        "webhook-driver",
+        "tests/webhook",
+        common::go::Deps::Module("readonly"),
+        "Go 1.26 or later is needed (tests/webhook/go.mod)",
+    )
 }
 
 /// A free port on 127.0.0.1 (to restart a server on the same address).
@@ -1160,24 +1119,14 @@ fn real_webhook_sender_delivers_corpus_and_generated_events_once() {
     // internal events), then generated ones, in batch mode.
     let mut lines = String::new();
     let mut expected: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for path in common::corpus_files() {
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
-        };
-        for line in text.lines() {
-            if let Ok(event) = serde_json::from_str::<Value>(line)
-                && event["kind"] == "Event"
-                && event["apiVersion"] == "audit.k8s.io/v1"
-            {
-                lines.push_str(line);
-                lines.push('\n');
-                let key = (
-                    event["auditID"].as_str().unwrap_or("").to_string(),
-                    event["stage"].as_str().unwrap_or("").to_string(),
-                );
-                *expected.entry(key).or_default() += 1;
-            }
-        }
+    for (line, event) in common::corpus_v1_events() {
+        lines.push_str(&line);
+        lines.push('\n');
+        let key = (
+            event["auditID"].as_str().unwrap_or("").to_string(),
+            event["stage"].as_str().unwrap_or("").to_string(),
+        );
+        *expected.entry(key).or_default() += 1;
     }
     let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("events.jsonl");
@@ -1245,12 +1194,7 @@ fn real_webhook_sender_loses_nothing_across_a_restart() {
 fn forward_sends_the_matches_on_to_another_webhook() {
     // The next webhook is another auditq serve.
     let mut next = Server::start(&[], Stdio::piped());
-    let mut stdout = next.child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        stdout.read_to_string(&mut text).unwrap();
-        text
-    });
+    let reader = common::read_in_background(next.child.stdout.take().unwrap());
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("audit.log");
     let target = format!("http://{}/k8s-audit", next.addr);
@@ -1269,15 +1213,7 @@ fn forward_sends_the_matches_on_to_another_webhook() {
         assert_eq!(post(first.addr, &body).status, 200);
         deletes.extend(ids.into_iter().skip(2).step_by(4));
     }
-    let metrics_deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let metrics = send(first.addr, "GET", "/metrics", &[], b"").body;
-        if metrics.contains("auditq_serve_events_forwarded_total 300\n") {
-            break;
-        }
-        assert!(Instant::now() < metrics_deadline, "{metrics}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_metric(first.addr, "auditq_serve_events_forwarded_total 300\n", 20);
     let (code, _) = first.stop();
     assert_eq!(code, 0);
     terminate(&next.child);
@@ -1343,12 +1279,7 @@ fn forward_over_https_with_a_client_certificate_reuses_connections() {
     std::fs::write(dir.join("other-ca.crt"), &other.2).unwrap();
     // The next webhook: another auditq serve, over TLS, requiring a client certificate.
     let mut next = Server::start_tls_at("127.0.0.1:0", &pki, true, &[], Stdio::piped());
-    let mut stdout = next.child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        stdout.read_to_string(&mut text).unwrap();
-        text
-    });
+    let reader = common::read_in_background(next.child.stdout.take().unwrap());
     let target = format!("https://127.0.0.1:{}/k8s-audit", next.addr.port());
     let out = dir.join("audit.log");
     let first = Server::start(

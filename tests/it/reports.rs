@@ -2,7 +2,7 @@
 //! `testdata/sample.log`, checked against an independent reading of the events with
 //! serde_json and chrono.
 
-mod common;
+use crate::common;
 
 use common::{arg, run, testdata};
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 //! independent reading with serde_json; and one generated log wrapped every way (AKS,
 //! CloudWatch in all its forms, GKE), where the same query must give the same events.
 
-mod common;
+use crate::common;
 
 use common::{arg, run, run_with, temp_file, testdata};
 use serde_json::{Value, json};

@@ -1,7 +1,7 @@
 //! `auditq policy lint|eval|explain` driven as a user runs them, on the policies people
 //! copy (testdata/policies, sources in testdata/SOURCES.md) and the sample log.
 
-mod common;
+use crate::common;
 
 use common::{run, run_with, testdata};
 use serde_json::Value;

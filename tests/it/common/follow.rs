@@ -11,6 +11,21 @@ use std::time::{Duration, Instant};
 
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
+/// How long no further line must arrive after the expected ones (to catch duplicates).
+pub const QUIET: Duration = Duration::from_millis(600);
+
+/// A fresh temp dir and the path of `audit.log` in it (not created); keep the dir alive.
+pub fn log_dir() -> (tempfile::TempDir, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("audit.log");
+    (d, p)
+}
+
+/// A path as a `&str` argument.
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
 /// A running `auditq -f` with its output collected in the background.
 pub struct Follower {
     pub child: Child,
@@ -19,14 +34,28 @@ pub struct Follower {
     stderr: Arc<Mutex<String>>,
 }
 
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_auditq")
-}
+pub use super::bin;
 
 impl Follower {
     /// Spawns `auditq -f ARGS...`; pass paths after `--`.
     pub fn spawn(args: &[&str]) -> Follower {
         Self::spawn_with(args, Stdio::null())
+    }
+
+    /// Spawns `auditq -f ARGS --from-start -- log`.
+    pub fn from_start(log: &Path, args: &[&str]) -> Follower {
+        let mut all = args.to_vec();
+        all.extend(["--from-start", "--", s(log)]);
+        Self::spawn(&all)
+    }
+
+    /// Writes events `1..=n` to `log`, then [`Follower::from_start`] and waits until it
+    /// printed them: a follower that has caught up.
+    pub fn caught_up(log: &Path, n: u64, args: &[&str]) -> Follower {
+        append(log, &events(1..=n));
+        let mut f = Self::from_start(log, args);
+        f.wait_lines(n as usize);
+        f
     }
 
     pub fn spawn_with(args: &[&str], stdin: impl Into<Stdio>) -> Follower {
@@ -122,6 +151,14 @@ impl Follower {
                 self.stderr()
             );
         }
+    }
+
+    /// Waits until the output is the events `want`, in order, then asserts that nothing
+    /// more arrives within [`QUIET`].
+    pub fn expect_exactly(&mut self, want: std::ops::RangeInclusive<u64>) {
+        let want = range(want);
+        assert_eq!(seqs(self.wait_lines(want.len())), want);
+        self.expect_quiet(QUIET);
     }
 
     /// Waits until stderr contains `pat`.

@@ -2,7 +2,7 @@
 //! corpus directory). The corpus is found through the AUDITQ_CORPUS environment variable;
 //! these tests fail (never skip) when it is not set.
 
-mod common;
+use crate::common;
 
 use common::{arg, corpus, corpus_dir, count, run};
 use serde_json::Value;

@@ -1,6 +1,6 @@
 //! Integration tests for every option and behaviour of the `auditq` binary.
 
-mod common;
+use crate::common;
 
 use common::{arg, count, event_line, run, run_with, temp_file, testdata};
 use serde_json::Value;

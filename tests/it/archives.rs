@@ -3,7 +3,7 @@
 //! directories, `--backups`, time ranges that skip (checked against a full reading done
 //! here, independently), `--merge`, `--dedupe`, files that are not audit logs, `-r`.
 
-mod common;
+use crate::common;
 
 use common::lumberjack::writer_bin;
 use common::{arg, run};
