@@ -3,8 +3,11 @@
 //! and the regression test (`tests/it/fuzz_regressions.rs`) calls the same function on
 //! the inputs kept in `fuzz/regressions/<target>/`. Each panics when its check fails.
 
+use crate::block::{BlockProcessor, BlockResult, Plan};
 use crate::query::parse_query;
 use crate::search::scan_bytes;
+use crate::source::mapped::{Mapped, MappedBlocks, MappedChunk};
+use std::sync::Arc;
 
 /// `framing`: arbitrary bytes read as one block, read as reader blocks of another size,
 /// and read as a pipe handing out a few bytes at a time (block size and bytes per read
@@ -67,4 +70,55 @@ pub fn query(data: &[u8]) {
 /// `checkpoint`: the `--state` reader on arbitrary bytes: an error, never a panic.
 pub fn checkpoint(data: &[u8]) {
     let _ = crate::follow::checkpoint::parse(data);
+}
+
+/// `mapped`: the path of large plain files — the bytes written to a file, read through a
+/// private map (SIGBUS handler installed) in blocks cut on the map (block size from the
+/// first byte) — gives the output and the counts of reading the same bytes as one block.
+/// Run under AddressSanitizer, it checks that no block reads outside the map.
+pub fn mapped(data: &[u8]) {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let Some((knob, input)) = data.split_first() else {
+        return;
+    };
+    let block = 64 + usize::from(*knob) * 16;
+    let expr = parse_query(&["verb=delete".to_string()]).expect("valid query");
+    let whole = scan_bytes(input, expr.clone(), true, 1 << 20, None);
+    let path = std::env::temp_dir().join(format!(
+        "auditq-fuzz-mapped-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = std::fs::File::create(&path).and_then(|mut f| f.write_all(input));
+    let file = written.and_then(|()| std::fs::File::open(&path));
+    let _ = std::fs::remove_file(&path);
+    let Ok(file) = file else {
+        return;
+    };
+    let Ok(Some(map)) = Mapped::open_from(&file, &path, 1) else {
+        return;
+    };
+    let map = Arc::new(map);
+    let mut processor = BlockProcessor::new(Arc::new(Plan::jsonl(expr, true)));
+    let mut blocks = MappedBlocks::new(
+        Arc::clone(&map),
+        0,
+        block,
+        crate::limits::DEFAULT_MAX_LINE_BYTES,
+    );
+    let mut out = Vec::new();
+    let mut events = 0;
+    let mut result = BlockResult::default();
+    while let Some(chunk) = blocks.next_chunk() {
+        if let MappedChunk::Lines(range) = chunk {
+            result.clear();
+            processor.process(&map.bytes()[range], &mut result);
+            out.extend_from_slice(&result.out);
+            events += result.counters.events;
+        }
+    }
+    assert_eq!(out, whole.output, "mapped, block size {block}");
+    assert_eq!(events, whole.counters.events);
 }

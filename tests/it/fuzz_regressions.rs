@@ -14,6 +14,7 @@ type Check = fn(&[u8]);
 const TARGETS: [(&str, Check); 4] = [
     ("checkpoint", fuzzing::checkpoint),
     ("framing", fuzzing::framing),
+    ("mapped", fuzzing::mapped),
     ("prefilter", fuzzing::prefilter),
     ("query", fuzzing::query),
 ];
