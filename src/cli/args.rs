@@ -233,7 +233,7 @@ pub enum Command {
     /// Checks the --audit-* flags, that the policy file and the log directory are mounted
     /// into the pod, rotation, and the webhook configuration. Exit 0 clean, 1 warnings
     /// only, 2 errors.
-    Doctor(super::policy::DoctorArgs),
+    Doctor(super::doctor::DoctorArgs),
 }
 
 impl Args {

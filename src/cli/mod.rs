@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod config;
+pub mod doctor;
 pub mod policy;
 mod progress;
 pub mod serve;
@@ -43,7 +44,7 @@ pub fn main() -> i32 {
     // apart from the search configuration (`serve` has one, built below).
     match args.command.take() {
         Some(args::Command::Policy(policy)) => return policy::main(policy),
-        Some(args::Command::Doctor(doctor)) => return policy::doctor_main(doctor),
+        Some(args::Command::Doctor(doctor)) => return doctor::main(doctor),
         other => args.command = other,
     }
     let result = Config::from_args(args, Env::detect()).and_then(run);
