@@ -48,6 +48,24 @@ pub fn held(c: &crate::sink::Counters) -> String {
     )
 }
 
+/// Where in an input a message points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Where {
+    /// A line number (1-based).
+    Line(u64),
+    /// A byte offset, where the line is not known (follow mode resuming from a
+    /// checkpoint in the middle of a file).
+    Byte(u64),
+}
+
+/// `FILE:LINE` or `FILE: byte N`, as messages name places.
+pub fn place(name: &str, at: Where) -> String {
+    match at {
+        Where::Line(line) => format!("{name}:{line}"),
+        Where::Byte(offset) => format!("{name}: byte {offset}"),
+    }
+}
+
 /// Messages and totals of one run.
 pub struct Report<'a> {
     err: &'a mut dyn Write,
@@ -111,8 +129,8 @@ impl<'a> Report<'a> {
         self.totals.counters.skip(Skip::TooLong);
         let limit = self.max_line_bytes;
         let place = match offset {
-            Some(offset) => format!("{name}: line at byte {offset}"),
-            None => format!("{name}:{line}: line"),
+            Some(offset) => format!("{}: line", place(name, Where::Byte(offset))),
+            None => format!("{}: line", place(name, Where::Line(line))),
         };
         self.error(&format!(
             "{place} of {bytes} bytes is longer than --max-line-bytes ({limit}); skipped"
@@ -138,9 +156,9 @@ impl<'a> Report<'a> {
                 .entry((input, *kind))
                 .or_insert(base + line + 1);
         }
-        let at = |place: &Place| match offset {
-            Some(o) => format!("{name}: byte {}", o + place.offset),
-            None => format!("{name}:{}", base + place.line + 1),
+        let at = |at: &Place| match offset {
+            Some(o) => place(name, Where::Byte(o + at.offset)),
+            None => place(name, Where::Line(base + at.line + 1)),
         };
         let limit = self.max_line_bytes;
         for (place, bytes) in &result.long_lines {
@@ -167,6 +185,15 @@ impl<'a> Report<'a> {
             return Ok(true);
         }
         Ok(false)
+    }
+
+    /// `--strict`, follow mode: following stopped with `bytes` bytes of a record read
+    /// but not its end (a line without its `\n`, or a document still open).
+    pub fn unfinished_at_stop(&mut self, name: &str, at: Where, bytes: usize) -> io::Result<()> {
+        self.error(&format!(
+            "{}: incomplete when auditq stopped: {bytes} byte(s) of a record without its end (stopped by --strict)",
+            place(name, at)
+        ))
     }
 
     /// Never a silent zero: each input that was read and yielded no audit event, with

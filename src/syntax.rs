@@ -104,6 +104,8 @@ pub struct Scanner {
     stack: Vec<u8>,
     expect: Expect,
     lex: Lex,
+    /// Another top-level value may follow a complete one ([`Scanner::sequence`]).
+    sequence: bool,
 }
 
 impl Default for Scanner {
@@ -112,11 +114,31 @@ impl Default for Scanner {
             stack: Vec::new(),
             expect: Expect::Value,
             lex: Lex::None,
+            sequence: false,
         }
     }
 }
 
 impl Scanner {
+    /// A scanner for one or more JSON values back to back (white space between them
+    /// optional), as a line of concatenated values is read.
+    pub fn sequence() -> Scanner {
+        Scanner {
+            sequence: true,
+            ..Scanner::default()
+        }
+    }
+
+    /// Scans bytes that continue the input (no line end implied). An error means that
+    /// no continuation of what was fed can be valid: the scanner stops at the first byte
+    /// after which the input is no longer the start of a valid document.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), SyntaxError> {
+        for &b in bytes {
+            self.byte(b, &mut |_| {})?;
+        }
+        Ok(())
+    }
+
     /// Whether a whole top-level value has been read (and nothing after it).
     pub fn is_complete(&self) -> bool {
         self.expect == Expect::Done && self.lex == Lex::None
@@ -230,6 +252,9 @@ impl Scanner {
         if matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
             return Ok(());
         }
+        if self.sequence && self.expect == Expect::Done {
+            self.expect = Expect::Value;
+        }
         let value_ok = matches!(self.expect, Expect::Value | Expect::ValueOrClose);
         match b {
             b'{' | b'[' if value_ok => {
@@ -298,6 +323,15 @@ impl Scanner {
         }
         Ok(())
     }
+}
+
+/// Whether `prefix` is the start of some valid JSON document (RFC 8259 syntax; UTF-8
+/// and the range of numbers are not checked, as Go reads past both): false exactly when
+/// no bytes appended to it can make it valid. (The framing feeds its own `Scanner`; this
+/// is the form the tests check against serde_json.)
+#[cfg(test)]
+pub fn may_become_valid(prefix: &[u8]) -> bool {
+    Scanner::default().feed(prefix).is_ok()
 }
 
 /// Whether a line whose last significant byte is `tail` can be followed, inside one valid
@@ -596,5 +630,154 @@ mod tests {
         assert!(has_surrogate_escape(br#""\ud800""#));
         assert!(has_surrogate_escape(br#""\uDFFF""#));
         assert!(!has_surrogate_escape(br#""\u0026\u00e9""#));
+    }
+
+    /// The oracle for [`may_become_valid`]: serde_json reads the prefix; running out of
+    /// input (an EOF error) or success means some continuation may be valid, any other
+    /// error that none can. `None` for what the two rightly judge differently (serde_json
+    /// checks UTF-8, surrogate pairs, the range of numbers and nesting depth; auditq
+    /// repairs or reports those later).
+    fn oracle(prefix: &[u8]) -> Option<bool> {
+        match serde_json::from_slice::<serde::de::IgnoredAny>(prefix) {
+            Ok(_) => Some(true),
+            Err(e) if e.is_eof() => {
+                // serde_json reads the four digits of a `\u` escape before checking
+                // them: at the end of input it says EOF even after a bad digit.
+                let n = prefix.len();
+                let bad_escape = (n.saturating_sub(5)..n).any(|u| {
+                    prefix[u] == b'u'
+                        && prefix[..u]
+                            .iter()
+                            .rev()
+                            .take_while(|b| **b == b'\\')
+                            .count()
+                            % 2
+                            == 1
+                        && !prefix[u + 1..].iter().all(u8::is_ascii_hexdigit)
+                });
+                Some(!bad_escape)
+            }
+            Err(e) => {
+                let m = e.to_string();
+                // serde_json calls a number cut short by the end of input invalid, at
+                // the end: whether a digit would complete it tells.
+                let line_start = prefix
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, b)| **b == b'\n')
+                    .nth(e.line().saturating_sub(2))
+                    .map_or(0, |(i, _)| i + 1);
+                let at_end = e.line() == 1 + prefix.iter().filter(|b| **b == b'\n').count()
+                    && line_start + e.column() >= prefix.len();
+                if m.contains("invalid number") && at_end {
+                    return oracle(&[prefix, b"0"].concat());
+                }
+                let unsure = ["surrogate", "unicode", "out of range", "recursion", "UTF-8"];
+                (!unsure.iter().any(|u| m.contains(u))).then_some(false)
+            }
+        }
+    }
+
+    fn json_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just("null".to_string()),
+            Just("true".to_string()),
+            Just("false".to_string()),
+            "-?(0|[1-9][0-9]{0,3})(\\.[0-9]{1,3})?([eE][+-]?[0-9]{1,2})?",
+            "\"([a-z ]|\\\\[nt\"\\\\/]|\\\\u00[0-7][0-9a-f]){0,6}\"",
+        ];
+        leaf.prop_recursive(4, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4)
+                    .prop_map(|v| format!("[{}]", v.join(","))),
+                proptest::collection::vec(("[a-z]{0,3}", inner), 0..4).prop_map(|v| {
+                    let members: Vec<String> = v
+                        .into_iter()
+                        .map(|(k, x)| format!("\"{k}\": {x}"))
+                        .collect();
+                    format!("{{ {} }}", members.join(",\n"))
+                }),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Every prefix of a valid document may continue.
+        #[test]
+        fn every_prefix_of_a_valid_document_may_continue(doc in json_text()) {
+            proptest::prop_assert!(Scanner::document(doc.as_bytes()).is_ok(), "{}", doc);
+            for end in 0..=doc.len() {
+                proptest::prop_assert!(may_become_valid(&doc.as_bytes()[..end]), "{:?}", &doc[..end]);
+            }
+        }
+
+        /// A document with one byte replaced or inserted: each prefix is judged as
+        /// serde_json judges it, so a prefix holding a byte no document can have there is
+        /// "never valid" from that byte on, and only then.
+        #[test]
+        fn broken_prefixes_are_never_valid_exactly_when_serde_json_says(
+            doc in json_text(),
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            byte in proptest::sample::select(b"{}[],:\"\\-+.0123456789eEtfnulrsa x\n\t/".to_vec()),
+            insert in proptest::prelude::any::<bool>(),
+        ) {
+            let mut bytes = doc.into_bytes();
+            let i = at.index(bytes.len() + 1);
+            if insert || i == bytes.len() {
+                bytes.insert(i, byte);
+            } else {
+                bytes[i] = byte;
+            }
+            let mut seen_never = false;
+            for end in 0..=bytes.len() {
+                let prefix = &bytes[..end];
+                let ours = may_become_valid(prefix);
+                if seen_never {
+                    // Once never valid, every longer prefix is too.
+                    proptest::prop_assert!(!ours);
+                }
+                seen_never |= !ours;
+                if let Some(expected) = oracle(prefix) {
+                    proptest::prop_assert_eq!(
+                        ours, expected, "{:?}", String::from_utf8_lossy(prefix)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn prefixes_by_hand() {
+        for ok in [
+            "",
+            "{",
+            "{\"kind\":\"Event\",",
+            "{\"a\":tr",
+            "[1.",
+            "[-",
+            "{\"a\":\"\\u00",
+            "[1e+",
+            "{} ",
+        ] {
+            assert!(may_become_valid(ok.as_bytes()), "{ok}");
+        }
+        for never in [
+            "{\"kind\":\"Event\", broken",
+            "{\"kind\":\"Event\",}",
+            "[1,]",
+            "{\"a\":tx",
+            "[01",
+            "{} {",
+            "{\"a\":\"x\ny\"}",
+            "{\"a\":1]",
+        ] {
+            assert!(!may_become_valid(never.as_bytes()), "{never}");
+        }
+        // One value after another, as a line of concatenated values is read.
+        assert!(Scanner::sequence().feed(b"{} {\"a\":").is_ok());
+        assert!(Scanner::sequence().feed(b"{} {\"a\":,").is_err());
     }
 }

@@ -62,7 +62,7 @@ pub enum Command {
     Search(Box<SearchArgs>),
     Serve(Box<super::serve::ServeArgs>),
     Policy(super::policy::PolicyArgs),
-    Doctor(super::policy::DoctorArgs),
+    Doctor(super::doctor::DoctorArgs),
     /// `--completions SHELL`.
     Completions(clap_complete::Shell),
     /// `--man`.
@@ -92,7 +92,7 @@ pub enum Sub {
     /// Checks the --audit-* flags, that the policy file and the log directory are mounted
     /// into the pod, rotation, and the webhook configuration. Exit 0 clean, 1 warnings
     /// only, 2 errors.
-    Doctor(super::policy::DoctorArgs),
+    Doctor(super::doctor::DoctorArgs),
 }
 
 /// Query text and inputs, as every command that reads logs takes them (search, follow,

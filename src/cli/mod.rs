@@ -3,6 +3,7 @@
 
 pub mod args;
 pub(crate) mod config;
+pub(crate) mod doctor;
 pub(crate) mod policy;
 mod progress;
 pub(crate) mod serve;
@@ -86,7 +87,7 @@ pub fn run(command: Command, env: &Env) -> Result<i32, Error> {
             serve::run(&serve::ServeConfig::from_args(&args, &presets)?)
         }
         Command::Policy(args) => policy::run(args, env),
-        Command::Doctor(args) => Ok(policy::doctor_main(args)),
+        Command::Doctor(args) => doctor::run(args),
     }
 }
 

@@ -179,18 +179,11 @@ fn lint(files: &[PathBuf], deny_warnings: bool, output: LintFormat) -> Result<i3
     })
 }
 
-fn severity_name(s: Severity) -> &'static str {
-    match s {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-    }
-}
-
 fn finding_json(f: &Finding) -> serde_json::Value {
     serde_json::json!({
         "line": f.pos.line,
         "column": f.pos.col,
-        "severity": severity_name(f.severity),
+        "severity": f.severity.name(),
         "message": f.message,
         "fix": f.fix,
         "apiserverRefuses": f.refused,
@@ -205,7 +198,7 @@ fn write_findings(out: &mut dyn Write, file: &Path, loaded: &policy::Loaded) -> 
             file.display(),
             f.pos.line,
             f.pos.col,
-            severity_name(f.severity),
+            f.severity.name(),
             f.message
         )?;
         if !f.fix.is_empty() {
@@ -393,76 +386,5 @@ mod tests {
         assert!(!a.resource_request);
         assert!(parse_request("get secrets").is_err());
         assert!(parse_request("resource=pods").is_err());
-    }
-}
-
-// ---------------------------------------------------------------- doctor
-
-/// `auditq doctor`: check the audit set-up of a kube-apiserver static pod manifest before
-/// the kubelet restarts it: --audit-* flags, the policy file and log directory mounted
-/// into the pod, rotation, the webhook configuration. Exit 0 clean, 1 warnings only, 2
-/// errors.
-#[derive(Debug, Clone, PartialEq, clap::Args)]
-pub struct DoctorArgs {
-    /// The manifest.
-    #[arg(
-        value_name = "MANIFEST",
-        default_value = "/etc/kubernetes/manifests/kube-apiserver.yaml"
-    )]
-    pub manifest: PathBuf,
-    /// Read host paths (the policy, the webhook configuration) under this directory.
-    #[arg(long, value_name = "DIR", default_value = "/")]
-    pub root: PathBuf,
-    /// Warnings fail too (exit 2).
-    #[arg(long)]
-    pub deny_warnings: bool,
-}
-
-/// Runs `auditq doctor …` (argv without the program name and `doctor`).
-pub fn doctor_main(args: DoctorArgs) -> i32 {
-    let text = match std::fs::read_to_string(&args.manifest) {
-        Ok(t) => t,
-        Err(e) => {
-            let _ = writeln!(
-                io::stderr(),
-                "{}",
-                report::error_line(&format!("{}: {e}", args.manifest.display()))
-            );
-            return EXIT_ERROR;
-        }
-    };
-    let (findings, notes) = policy::doctor::check(&text, &args.root);
-    let mut out = io::stdout().lock();
-    for f in &findings {
-        let _ = writeln!(
-            out,
-            "{}:{}:{}: {}: {}",
-            args.manifest.display(),
-            f.pos.line,
-            f.pos.col,
-            severity_name(f.severity),
-            f.message
-        );
-        if !f.fix.is_empty() {
-            let _ = writeln!(out, "    fix: {}", f.fix);
-        }
-    }
-    for note in &notes {
-        let _ = writeln!(out, "note: {note}");
-    }
-    let errors = findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .count();
-    let _ = writeln!(
-        out,
-        "{}: {errors} error(s), {} warning(s)",
-        args.manifest.display(),
-        findings.len() - errors
-    );
-    match (errors, findings.len()) {
-        (0, 0) => EXIT_MATCH,
-        (0, _) if !args.deny_warnings => EXIT_NO_MATCH,
-        _ => EXIT_ERROR,
     }
 }

@@ -86,6 +86,8 @@ pub struct FileFollower {
     last_warning: String,
     /// Wall-clock time the active file was last confirmed in place.
     last_seen_ms: NameTime,
+    /// The unfinished bytes last shown to the handler: file, offset, length.
+    unfinished_shown: Option<(String, u64, usize)>,
 }
 
 impl FileFollower {
@@ -103,7 +105,15 @@ impl FileFollower {
             buf: Vec::new(),
             last_warning: String::new(),
             last_seen_ms: super::backups::now_ms(),
+            unfinished_shown: None,
         }
+    }
+
+    /// The current file's bytes read but not handed out: its label, their offset, them.
+    pub fn unfinished(&self) -> Option<(String, u64, &[u8])> {
+        let cur = self.cur.as_ref()?;
+        let pending = cur.reader.pending();
+        (!pending.is_empty()).then(|| (cur.label(), cur.reader.offset(), pending))
     }
 
     pub fn dir(&self) -> &Path {
@@ -204,7 +214,21 @@ impl FileFollower {
                     }
                     total += bytes;
                 }
-                Ok(Some(Chunk::Pause)) | Ok(None) => break Ok(ReadEnd::AtEnd),
+                Ok(Some(Chunk::Pause)) => {
+                    let pending = cur.reader.pending();
+                    let shown = (label.clone(), cur.reader.offset(), pending.len());
+                    if pending.is_empty() || self.unfinished_shown.as_ref() == Some(&shown) {
+                        break Ok(ReadEnd::AtEnd);
+                    }
+                    let flow = out.unfinished(&label, shown.1, pending);
+                    self.unfinished_shown = Some(shown);
+                    match flow {
+                        Ok(Flow::Continue) => break Ok(ReadEnd::AtEnd),
+                        Ok(Flow::Stop) => break Ok(ReadEnd::Stop),
+                        Err(e) => break Err(e),
+                    }
+                }
+                Ok(None) => break Ok(ReadEnd::AtEnd),
                 Err(e) => {
                     out.warn(&format!(
                         "{label}: read error: {e}; skipping the rest of it"

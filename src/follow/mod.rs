@@ -100,6 +100,16 @@ pub trait Handler {
     fn take_collected(&mut self) -> Vec<Collected>;
     /// Writes matches kept by [`Handler::collect`].
     fn emit_collected(&mut self, items: Vec<Collected>) -> Result<Flow, OutputError>;
+    /// The bytes of `file` from `offset` on that were read but not handed out (a line
+    /// whose end has not arrived, after the lines of a document still open), each time
+    /// reading pauses with them changed. `--strict` stops at a line no ending can make
+    /// valid.
+    fn unfinished(&mut self, file: &str, offset: u64, pending: &[u8]) -> Result<Flow, OutputError>;
+    /// Following stops (a signal, `-m`) with these bytes of `file` not handed out.
+    fn stopping(&mut self, file: &str, offset: u64, pending: &[u8]) -> Result<(), OutputError>;
+    /// `file` has `lines` lines before `offset`, where reading starts (in the middle of
+    /// a file: a block at offset 0 starts at line 1 without being told).
+    fn lines_before(&mut self, file: &str, offset: u64, lines: u64);
 }
 
 /// A match kept for `-n`: its formatted text, its `--count-by` key, its meta.
@@ -165,6 +175,7 @@ fn follow_files(
     for f in &mut followers {
         let entry = saved.iter().find(|e| e.follow == f.follow_path());
         if f.start(config.start, entry, out)? == Flow::Stop {
+            stopping(&followers, out)?;
             out.flush()?;
             return Ok(Stopped::Done);
         }
@@ -178,6 +189,7 @@ fn follow_files(
                 Step::Idle => {}
                 Step::Busy => busy = true,
                 Step::Done => {
+                    stopping(&followers, out)?;
                     out.flush()?;
                     saver.save(&followers, out, true);
                     return Ok(Stopped::Done);
@@ -186,6 +198,8 @@ fn follow_files(
         }
         out.flush()?;
         if stop.load(Ordering::Relaxed) {
+            stopping(&followers, out)?;
+            out.flush()?;
             saver.save(&followers, out, true);
             return Ok(Stopped::Signal);
         }
@@ -195,6 +209,16 @@ fn follow_files(
             waker.wait(config.poll_interval.max(Duration::from_millis(10)));
         }
     }
+}
+
+/// Tells the handler what each follower read but did not hand out when following stops.
+fn stopping(followers: &[FileFollower], out: &mut dyn Handler) -> Result<(), OutputError> {
+    for f in followers {
+        if let Some((file, offset, pending)) = f.unfinished() {
+            out.stopping(&file, offset, pending)?;
+        }
+    }
+    Ok(())
 }
 
 /// What one [`FileFollower::step`] did.

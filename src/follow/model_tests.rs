@@ -79,6 +79,13 @@ impl Handler for Record {
     fn emit_collected(&mut self, _: Vec<Collected>) -> Result<Flow, OutputError> {
         Ok(Flow::Continue)
     }
+    fn unfinished(&mut self, _: &str, _: u64, _: &[u8]) -> Result<Flow, OutputError> {
+        Ok(Flow::Continue)
+    }
+    fn stopping(&mut self, _: &str, _: u64, _: &[u8]) -> Result<(), OutputError> {
+        Ok(())
+    }
+    fn lines_before(&mut self, _: &str, _: u64, _: u64) {}
 }
 
 /// The log as the model sees it.

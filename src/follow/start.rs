@@ -63,7 +63,19 @@ impl FileFollower {
         let opened = end_offset(&file, &path)
             .and_then(|offset| active_open(file, &path, offset, max_line, block));
         match opened {
-            Ok(open) => self.cur = Some(open),
+            Ok(open) => {
+                // Messages name lines: count those before the start (once; a plain file).
+                if let Some(file) = &open.file
+                    && let Ok(lines) = count_lines(file, open.reader.offset())
+                {
+                    out.lines_before(
+                        &open.path.display().to_string(),
+                        open.reader.offset(),
+                        lines,
+                    );
+                }
+                self.cur = Some(open);
+            }
             // Read from 0 once it becomes readable: better a repeat than a loss.
             Err(e) => self.warn_once(out, format!("{}: {e}", self.label)),
         }
@@ -306,4 +318,22 @@ fn last_line_end(file: &File) -> io::Result<u64> {
         end = start;
     }
     Ok(0)
+}
+
+/// The line ends in the first `end` bytes of `file`.
+fn count_lines(file: &File, end: u64) -> io::Result<u64> {
+    let mut buf = vec![0u8; 1 << 20];
+    let (mut at, mut lines) = (0u64, 0u64);
+    while at < end {
+        let want = usize::try_from(end - at)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let n = file.read_at(&mut buf[..want], at)?;
+        if n == 0 {
+            break;
+        }
+        lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        at += n as u64;
+    }
+    Ok(lines)
 }

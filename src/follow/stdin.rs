@@ -50,8 +50,10 @@ pub fn follow(
     );
     let mut buf = Vec::new();
     let label = "(standard input)";
+    let mut shown = None;
     loop {
         if stop.load(Ordering::Relaxed) {
+            out.stopping(label, blocks.offset(), blocks.pending())?;
             return Ok(Stopped::Signal);
         }
         match blocks.next_chunk(&mut buf) {
@@ -66,13 +68,23 @@ pub fn follow(
                 buf = data;
                 out.flush()?;
                 if flow == Flow::Stop {
+                    out.stopping(label, blocks.offset(), blocks.pending())?;
                     return Ok(Stopped::Done);
                 }
             }
             Ok(Some(Chunk::LongLine { bytes })) => {
                 out.long_line(label, blocks.offset().saturating_sub(bytes + 1), bytes)?;
             }
-            Ok(Some(Chunk::Pause)) => {}
+            Ok(Some(Chunk::Pause)) => {
+                let now = (blocks.offset(), blocks.pending().len());
+                if now.1 > 0 && shown != Some(now) {
+                    shown = Some(now);
+                    if out.unfinished(label, now.0, blocks.pending())? == Flow::Stop {
+                        out.flush()?;
+                        return Ok(Stopped::Done);
+                    }
+                }
+            }
             Ok(None) => {
                 out.flush()?;
                 return Ok(Stopped::Eof);

@@ -74,7 +74,7 @@ impl Cutter {
                 start,
                 end: line_end,
             } = self.state
-            && Scanner::document(content(&buf[start..line_end])).is_ok()
+            && decided_alone(content(&buf[start..line_end]))
         {
             self.state = State::Idle;
             self.rest = self.scanned;
@@ -149,6 +149,13 @@ impl Cutter {
     }
 }
 
+/// Whether a line that opens a document is a record by itself whatever follows: a
+/// complete document, or JSON that breaks within the line (the framer then reads it
+/// alone), so no next line is needed to decide it.
+fn decided_alone(text: &[u8]) -> bool {
+    Scanner::document(text).is_ok() || Scanner::default().line(text, &mut |_| {}).is_err()
+}
+
 /// The start of the line after the last hard boundary among the last few line pairs of
 /// `buf` (which ends just after a `\n`).
 fn last_hard_boundary(buf: &[u8]) -> Option<usize> {
@@ -207,6 +214,20 @@ mod tests {
         assert_eq!(c.find(doc, doc.len(), false), doc.len());
         c.consume(doc.len());
         assert_eq!(c.rest, 0);
+    }
+
+    #[test]
+    fn a_line_that_breaks_on_its_own_is_decided_without_the_next() {
+        let buf = b"{\"a\":1}\n{\"kind\":\"Event\", broken\n";
+        let mut c = Cutter::new(1000);
+        assert_eq!(c.find(buf, buf.len(), true), buf.len());
+        // Not in batch reading, which waits for the next line anyway.
+        let mut c = Cutter::new(1000);
+        assert_eq!(c.find(buf, buf.len(), false), 8);
+        // An opening line that may go on waits.
+        let buf = b"{\"kind\":\"Event\",\n";
+        let mut c = Cutter::new(1000);
+        assert_eq!(c.find(buf, buf.len(), true), 0);
     }
 
     #[test]

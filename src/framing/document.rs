@@ -191,6 +191,15 @@ impl Framer {
         }
     }
 
+    /// Whether the document open now (if any) may go on with a next line whose content
+    /// starts with `bytes` (its end not arrived yet): false when no such line can
+    /// continue it, so it will be decided without that line.
+    pub fn may_continue_with(&self, bytes: &[u8]) -> bool {
+        self.scan
+            .as_ref()
+            .is_some_and(|scan| scan.scanner.clone().feed(bytes).is_ok())
+    }
+
     /// The input ended: an open document is read line by line.
     pub fn finish(&mut self) {
         if self.scan.is_some() {

@@ -17,7 +17,7 @@ pub mod document;
 pub mod eventlist;
 pub mod legacy;
 
-use crate::syntax::may_continue;
+use crate::syntax::{Scanner, may_continue};
 pub use cut::Cutter;
 pub use document::{Framer, Note, Record};
 
@@ -239,6 +239,110 @@ fn looks_like_timestamp(text: &[u8]) -> bool {
         })
 }
 
+/// For the first bytes of a line whose end has not arrived yet (`partial`, no `\n`):
+/// where its JSON starts, when that is settled whatever the rest of the line is — the
+/// offset of the `{` or `[` that [`classify`] will read the line's JSON from, which is
+/// also where [`content`] has it start (after white space). `None` while a prefix may
+/// still grow or turn out to be one (a timestamp, `[pod/…] `, a node name, a BOM, NULs),
+/// and for lines that are not JSON (klog, legacy, text).
+pub fn settled_json_start(partial: &[u8]) -> Option<usize> {
+    // What a prefix of `partial[at..]` would leave undecided: a proper prefix of `full`.
+    let unsure = |at: usize, full: &[u8]| {
+        partial.len() - at < full.len() && full.starts_with(&partial[at..])
+    };
+    let mut at = partial.iter().position(|&b| b != 0)?;
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    if unsure(at, BOM) {
+        return None;
+    }
+    if partial[at..].starts_with(BOM) {
+        at += 3;
+    }
+    if unsure(at, b"[pod/") {
+        return None;
+    }
+    if partial[at..].starts_with(b"[pod/") {
+        at += memchr::memmem::find(&partial[at..], b"] ")? + 2;
+    }
+    if partial.get(at).is_some_and(u8::is_ascii_digit) {
+        let window = &partial[at..partial.len().min(at + 48)];
+        match memchr::memchr(b' ', window) {
+            Some(space) if looks_like_timestamp(&window[..space]) => {
+                at += space + 1;
+                if unsure(at, b"AUDIT: ") || partial[at..].starts_with(b"AUDIT: ") {
+                    return None;
+                }
+            }
+            Some(_) => {}
+            None if window.len() < 48 => return None,
+            None => {}
+        }
+    }
+    // No blank may come before a node name here: `content` would not strip the name.
+    let body = at
+        + partial[at..]
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t'))?;
+    match partial[body] {
+        b'{' | b'[' => Some(body),
+        b if b.is_ascii_alphanumeric() && body == at => {
+            let line = &partial[body..];
+            if line.len() < 14 && is_klog_prefix(line) || is_klog(line) {
+                return None;
+            }
+            let window = &line[..line.len().min(256)];
+            let space = memchr::memchr(b' ', window)?;
+            strip_word(line)?;
+            let rest = space
+                + 1
+                + line[space + 1..]
+                    .iter()
+                    .position(|b| !matches!(b, b' ' | b'\t'))?;
+            (line[rest] == b'{').then_some(body + rest)
+        }
+        _ => None,
+    }
+}
+
+/// Whether `text`, shorter than a klog header, may still become one.
+fn is_klog_prefix(text: &[u8]) -> bool {
+    const SHAPE: &[u8] = b"Ldddd dd:dd:dd";
+    SHAPE.iter().zip(text).all(|(s, t)| match s {
+        b'L' => matches!(t, b'I' | b'W' | b'E' | b'F'),
+        b'd' => t.is_ascii_digit(),
+        other => other == t,
+    })
+}
+
+/// Whether a line that has not ended yet (`partial`, its first bytes, without `\n`) is
+/// read as invalid JSON however it ends, after the complete lines `before` (which start
+/// where framing is at rest): its JSON start is settled ([`settled_json_start`]), what
+/// follows can no longer become one or more JSON values ([`Scanner::sequence`]), and it
+/// cannot continue the document those lines leave open, if any. `max_doc` is the
+/// document limit of the framing. An over-long line is not looked at (it is reported as
+/// too long instead).
+pub fn line_never_valid(before: &[u8], partial: &[u8], max_doc: usize) -> bool {
+    if partial.len() > max_doc {
+        return false;
+    }
+    let Some(start) = settled_json_start(partial) else {
+        return false;
+    };
+    // A `\r` at the end may be the line end, which is not part of the line.
+    let json = strip_line_end(&partial[start..]);
+    if Scanner::sequence().feed(json).is_ok() {
+        return false;
+    }
+    let mut framer = Framer::new(max_doc);
+    let mut pos = 0;
+    for line in before.split_inclusive(|&b| b == b'\n') {
+        let text = line.strip_suffix(b"\n").unwrap_or(line);
+        framer.push(content(text), pos as u64, (pos + text.len()) as u64);
+        pos += line.len();
+    }
+    !framer.may_continue_with(json)
+}
+
 /// klog header: `Lmmdd hh:mm:ss` with L one of I, W, E, F.
 fn is_klog(line: &[u8]) -> bool {
     const SHAPE: &[u8] = b"Ldddd dd:dd:dd";
@@ -332,5 +436,131 @@ mod tests {
         assert!(!hard_boundary(b"{", b"  \"kind\": \"Event\","));
         assert!(!hard_boundary(b"  }", b"]"));
         assert!(is_blank(b" \t\r"));
+    }
+
+    /// Where classify reads a line's JSON from, as an offset in `line`.
+    fn json_at(line: &[u8]) -> Option<usize> {
+        match classify(line) {
+            Line::Json(body) => Some(body.as_ptr() as usize - line.as_ptr() as usize),
+            _ => None,
+        }
+    }
+
+    fn line_pieces() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            Just(&b"\0\0"[..]),
+            Just(&b"\xEF\xBB\xBF"[..]),
+            Just(&b"[pod/kube-apiserver-cp1/kube-apiserver] "[..]),
+            Just(&b"[pod/x"[..]),
+            Just(&b"2026-01-05T10:00:00.123456789Z "[..]),
+            Just(&b"2026-01-05"[..]),
+            Just(&b"node-1.example "[..]),
+            Just(&b"I0105 10:00:00.000000       1 x.go:12] "[..]),
+            Just(&b"AUDIT: id=\"x\""[..]),
+            Just(&b"  "[..]),
+            Just(&b"\t"[..]),
+            Just(&b"\r"[..]),
+            Just(&b"{\"kind\":\"Event\","[..]),
+            Just(&b" broken"[..]),
+            Just(&b"[1,"[..]),
+            Just(&b"}"[..]),
+            Just(&b"]"[..]),
+            Just(&b"\"s\""[..]),
+            Just(&b"hello"[..]),
+            Just(&b" "[..]),
+            Just(&b"7"[..]),
+        ];
+        proptest::collection::vec(piece, 0..7).prop_map(|v| v.concat())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        /// A settled JSON start is where `classify` reads the JSON of every line that
+        /// begins with those bytes, and `content` starts there too (up to white space).
+        #[test]
+        fn a_settled_json_start_holds_for_every_ending(line in line_pieces(), ending in line_pieces()) {
+            for k in 0..=line.len() {
+                let partial = &line[..k];
+                let Some(start) = settled_json_start(partial) else { continue };
+                let opener = matches!(partial[start], b'{' | b'[');
+                proptest::prop_assert!(opener);
+                for tail in [&line[k..], &ending[..]] {
+                    let full = [partial, tail].concat();
+                    proptest::prop_assert_eq!(json_at(&full), Some(start), "{:?}", String::from_utf8_lossy(&full));
+                    let c = content(&full);
+                    let c_at = c.as_ptr() as usize - full.as_ptr() as usize;
+                    proptest::prop_assert!(c_at <= start && full[c_at..start].iter().all(|b| matches!(b, b' ' | b'\t')),
+                        "{:?}", String::from_utf8_lossy(&full));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn settled_json_starts_by_hand() {
+        assert_eq!(settled_json_start(b"{\"kind\":\"Event\", broken"), Some(0));
+        assert_eq!(settled_json_start(b"  ["), Some(2));
+        assert_eq!(settled_json_start(b"2026-01-05T10:00:00Z {"), Some(21));
+        assert_eq!(settled_json_start(b"node-1 {"), Some(7));
+        // Undecided: a prefix that may grow.
+        for partial in [
+            &b"[pod/a"[..],
+            b"[p",
+            b"2026-01-05T10:00",
+            b"\0",
+            b"\xEF",
+            b"node-1",
+            b"node-1 ",
+            b"",
+        ] {
+            assert_eq!(
+                settled_json_start(partial),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(partial)
+            );
+        }
+        // Not JSON.
+        for partial in [
+            &b"I0105 10:00:00.000000 1 x.go:1] {"[..],
+            b"hello world",
+            b"\"a\":",
+            b"2026-01-05T10:00:00Z AUDIT",
+        ] {
+            assert_eq!(
+                settled_json_start(partial),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(partial)
+            );
+        }
+    }
+
+    #[test]
+    fn lines_that_can_never_be_valid() {
+        let max = 1 << 20;
+        assert!(line_never_valid(b"", b"{\"kind\":\"Event\", broken", max));
+        assert!(!line_never_valid(b"", b"{\"kind\":\"Event\",", max));
+        assert!(!line_never_valid(b"", b"{\"kind\":\"Ev", max));
+        // Values back to back may still come.
+        assert!(!line_never_valid(b"", b"{\"a\":1} {\"b\"", max));
+        assert!(line_never_valid(b"", b"{\"a\":1} ]", max));
+        // A line that may continue an open document is not decided.
+        assert!(!line_never_valid(b"[\n", b"{\"a\":1}, {\"b\"", max));
+        assert!(line_never_valid(b"[\n", b"{\"a\":1}} x", max));
+        assert!(line_never_valid(
+            b"{\n",
+            b"{\"kind\":\"Event\", broken",
+            max
+        ));
+        // Prefixes not settled, text, a CR that may be the line end.
+        assert!(!line_never_valid(b"", b"[pod/a/b", max));
+        assert!(!line_never_valid(b"", b"hello, world", max));
+        assert!(line_never_valid(b"", b"{x\r", max));
+        assert!(!line_never_valid(b"", b"{\"a\":1}\r", max));
+        // Too long to be a document: reported as too long.
+        assert!(!line_never_valid(b"", b"{x", 1));
     }
 }

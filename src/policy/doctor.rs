@@ -106,15 +106,60 @@ fn finding(severity: Severity, pos: Pos, message: String, fix: impl Into<String>
     }
 }
 
-/// Checks a manifest's text; host paths are read under `root`. Returns the findings and
-/// notes (what the settings mean, e.g. in disk use).
-pub fn check(manifest: &str, root: &Path) -> (Vec<Finding>, Vec<String>) {
-    let mut notes = Vec::new();
-    let out = check_into(manifest, root, &mut notes);
-    (out, notes)
+/// The findings of the policy file that `--audit-policy-file` names, as `auditq policy
+/// lint` gives them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyFindings {
+    /// The file read: the hostPath under `--root`.
+    pub host: PathBuf,
+    /// The path inside the pod (the flag's value).
+    pub pod: String,
+    pub findings: Vec<Finding>,
 }
 
-fn check_into(manifest: &str, root: &Path, notes: &mut Vec<String>) -> Vec<Finding> {
+/// One finding of the manifest; the one at `--audit-policy-file` that says the policy
+/// has findings carries them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub finding: Finding,
+    pub policy: Option<PolicyFindings>,
+}
+
+/// What doctor found: the manifest's findings in line order, and notes (what the
+/// settings mean, e.g. in disk use).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    pub entries: Vec<Entry>,
+    pub notes: Vec<String>,
+}
+
+/// Checks a manifest's text; host paths are read under `root`.
+pub fn check(manifest: &str, root: &Path) -> Checked {
+    let mut notes = Vec::new();
+    let mut policy = None;
+    let out = check_into(manifest, root, &mut notes, &mut policy);
+    let mut entries: Vec<Entry> = out
+        .into_iter()
+        .enumerate()
+        .map(|(i, finding)| Entry {
+            finding,
+            policy: if policy.as_ref().is_some_and(|(at, _)| *at == i) {
+                policy.take().map(|(_, p)| p)
+            } else {
+                None
+            },
+        })
+        .collect();
+    entries.sort_by_key(|e| e.finding.pos);
+    Checked { entries, notes }
+}
+
+fn check_into(
+    manifest: &str,
+    root: &Path,
+    notes: &mut Vec<String>,
+    policy: &mut Option<(usize, PolicyFindings)>,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let start = Pos { line: 1, col: 1 };
     let doc = match yaml::parse(manifest) {
@@ -385,7 +430,7 @@ fn check_into(manifest: &str, root: &Path, notes: &mut Vec<String>) -> Vec<Findi
                                 Severity::Error,
                                 f.pos,
                                 format!(
-                                    "the policy {} would not load: {} (auditq policy lint {})",
+                                    "the policy {} would not load: {} (its findings follow)",
                                     host.display(),
                                     loaded
                                         .findings
@@ -393,12 +438,36 @@ fn check_into(manifest: &str, root: &Path, notes: &mut Vec<String>) -> Vec<Findi
                                         .find(|x| x.refused)
                                         .map(|x| x.message.as_str())
                                         .unwrap_or(""),
-                                    host.display()
                                 ),
                                 "fix the policy first",
                             ));
                         } else if errors + warnings > 0 {
-                            out.push(finding(Severity::Warning, f.pos, format!("the policy {} loads, with {errors} error(s) and {warnings} warning(s) from auditq policy lint", host.display()), format!("run auditq policy lint {}", host.display())));
+                            // As lint says it: a lint error is an error here too (the
+                            // apiserver may load such a policy, but not as written).
+                            let severity = if errors > 0 {
+                                Severity::Error
+                            } else {
+                                Severity::Warning
+                            };
+                            out.push(finding(
+                                severity,
+                                f.pos,
+                                format!(
+                                    "the policy {} loads, with {errors} error(s) and {warnings} warning(s) from auditq policy lint (they follow)",
+                                    host.display()
+                                ),
+                                "fix the policy's findings below",
+                            ));
+                        }
+                        if !loaded.findings.is_empty() {
+                            *policy = Some((
+                                out.len() - 1,
+                                PolicyFindings {
+                                    host: file,
+                                    pod: f.value.clone(),
+                                    findings: loaded.findings,
+                                },
+                            ));
                         }
                     }
                 }
@@ -464,7 +533,6 @@ fn check_into(manifest: &str, root: &Path, notes: &mut Vec<String>) -> Vec<Findi
             }
         }
     }
-    out.sort_by_key(|f| f.pos);
     out
 }
 

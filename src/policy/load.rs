@@ -13,6 +13,16 @@ pub enum Severity {
     Error,
 }
 
+impl Severity {
+    /// The word in `FILE:LINE:COL: error: …`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
 /// One problem in a policy file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {

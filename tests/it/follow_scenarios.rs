@@ -652,3 +652,149 @@ fn gzip_active_file_is_read_decompressed() {
     let (lines, status, stderr) = f.terminate();
     assert!(lines.is_empty() && status.code() == Some(1), "{stderr}");
 }
+
+/// Waits until stderr holds `pat`, at most `limit`; returns how long that took.
+fn stderr_within(f: &Follower, pat: &str, limit: Duration) -> Duration {
+    let t0 = std::time::Instant::now();
+    while !f.stderr().contains(pat) {
+        assert!(
+            t0.elapsed() < limit,
+            "no {pat:?} within {limit:?}: {}",
+            f.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    t0.elapsed()
+}
+
+const BROKEN: &str = "{\"kind\":\"Event\", broken";
+const OPEN: &str = "{\"kind\":\"Event\",";
+
+#[test]
+fn strict_reports_a_line_that_can_never_be_valid_without_waiting_for_the_next() {
+    // Without its newline, and with it: no following line comes either way.
+    for (ending, lines_before) in [("", 0), ("\n", 0), ("", 3)] {
+        let (_d, log) = dir();
+        // Lines before the start (-n 0 starts at the end) are counted.
+        append(&log, &events(101..=100 + lines_before));
+        let mut f = Follower::spawn(&["--strict", "-n", "0", "--", s(&log)]);
+        f.wait_open(&log);
+        append(&log, &format!("{}\n{BROKEN}{ending}", event(1)));
+        assert_eq!(seqs(f.wait_lines(1)), [1]);
+        let want = format!(
+            "{}:{}: invalid JSON (stopped by --strict)",
+            s(&log),
+            lines_before + 2
+        );
+        stderr_within(&f, &want, Duration::from_secs(2));
+        // It stops by itself, exit 2.
+        let (_, status, err) = f.finish();
+        assert_eq!(status.code(), Some(2), "{err}");
+        assert_eq!(err.matches("auditq: ").count(), 1, "{err}");
+    }
+}
+
+#[test]
+fn strict_waits_for_a_line_that_may_still_become_valid() {
+    let (_d, log) = dir();
+    append(&log, "");
+    let mut f = Follower::spawn(&["--strict", "--", s(&log)]);
+    f.wait_open(&log);
+    append(&log, &format!("{}\n{}", event(1), &event(2)[..40]));
+    assert_eq!(seqs(f.wait_lines(1)), [1]);
+    f.expect_quiet(QUIET);
+    assert!(!f.stderr().contains("auditq: "), "{}", f.stderr());
+    append(&log, &format!("{}\n", &event(2)[40..]));
+    assert_eq!(seqs(f.wait_lines(2)), [1, 2]);
+    let (_, status, err) = f.terminate();
+    assert_eq!(status.code(), Some(0), "{err}");
+}
+
+#[test]
+fn strict_reports_an_incomplete_record_at_sigterm() {
+    for ending in ["", "\n"] {
+        let (_d, log) = dir();
+        append(&log, "");
+        let mut f = Follower::spawn(&["--strict", "--", s(&log)]);
+        f.wait_open(&log);
+        append(&log, &format!("{}\n{OPEN}{ending}", event(1)));
+        assert_eq!(seqs(f.wait_lines(1)), [1]);
+        // A continuation could still complete it: nothing is said before the stop.
+        f.expect_quiet(QUIET);
+        assert!(!f.stderr().contains("auditq: "), "{}", f.stderr());
+        let (_, status, err) = f.terminate();
+        assert_eq!(status.code(), Some(2), "{err}");
+        let want = format!(
+            "auditq: {}:2: incomplete when auditq stopped: {} byte(s) of a record without its end (stopped by --strict)",
+            s(&log),
+            OPEN.len() + ending.len()
+        );
+        assert!(err.contains(&want), "{err}");
+    }
+}
+
+#[test]
+fn strict_reports_an_incomplete_record_when_max_count_stops() {
+    let (_d, log) = dir();
+    append(&log, &format!("{}\n{OPEN}", event(1)));
+    let mut f = Follower::spawn(&["--strict", "-m", "1", "--from-start", "--", s(&log)]);
+    let (lines, status, err) = f.finish();
+    assert_eq!(seqs(&lines), [1]);
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{}:2: incomplete when auditq stopped", s(&log))),
+        "{err}"
+    );
+}
+
+#[test]
+fn without_strict_unfinished_lines_change_nothing() {
+    for tail in [BROKEN, OPEN] {
+        let (_d, log) = dir();
+        append(&log, "");
+        let mut f = Follower::spawn(&["--", s(&log)]);
+        f.wait_open(&log);
+        append(&log, &format!("{}\n{tail}", event(1)));
+        assert_eq!(seqs(f.wait_lines(1)), [1]);
+        f.expect_quiet(QUIET);
+        let (_, status, err) = f.terminate();
+        assert_eq!(status.code(), Some(0), "{err}");
+        assert!(!err.contains("auditq: "), "{err}");
+    }
+}
+
+#[test]
+fn strict_names_lines_of_the_file_read_after_a_rotation() {
+    let (_d, log) = dir();
+    append(&log, &events(1..=4));
+    let mut f = Follower::spawn(&["--strict", "--from-start", "--", s(&log)]);
+    assert_eq!(seqs(f.wait_lines(4)), range(1..=4));
+    rotate(&log, 0);
+    append(&log, &format!("{}\n{}\n{BROKEN}\n", event(5), event(6)));
+    assert_eq!(seqs(f.wait_lines(6)), range(1..=6));
+    // Line 3 of the new file, not line 7 of the two.
+    let want = format!("{}:3: invalid JSON (stopped by --strict)", s(&log));
+    stderr_within(&f, &want, Duration::from_secs(5));
+    let (_, status, _) = f.finish();
+    assert_eq!(status.code(), Some(2));
+}
+
+#[test]
+fn strict_after_resuming_from_a_checkpoint_names_bytes() {
+    let (d, log) = dir();
+    let state = d.path().join("state.json");
+    append(&log, &events(1..=2));
+    let mut f = Follower::spawn(&["--from-start", "--state", s(&state), "--", s(&log)]);
+    f.wait_lines(2);
+    f.terminate();
+    let offset = std::fs::metadata(&log).unwrap().len();
+    append(&log, &format!("{BROKEN}\n"));
+    let mut f = Follower::spawn(&["--strict", "--state", s(&state), "--", s(&log)]);
+    let want = format!(
+        "{}: byte {offset}: invalid JSON (stopped by --strict)",
+        s(&log)
+    );
+    stderr_within(&f, &want, Duration::from_secs(5));
+    let (_, status, _) = f.finish();
+    assert_eq!(status.code(), Some(2));
+}

@@ -11,7 +11,7 @@ use std::path::Path;
 type Check = fn(&[u8]);
 
 /// Each fuzz target (fuzz/Cargo.toml) and its check.
-const TARGETS: [(&str, Check); 4] = [
+const TARGETS: [(&str, Check); 5] = [
     ("checkpoint", fuzzing::checkpoint),
     ("framing", fuzzing::framing),
     ("mapped", fuzzing::mapped),

@@ -289,6 +289,13 @@ fn each_option_works_the_same_in_follow_mode_or_is_refused() {
                 }
                 if option == ["--strict"] {
                     assert_eq!((s.code, f.code), (2, 2), "{}", f.stderr);
+                    // The same place (FILE:LINE) in both modes.
+                    let strict = |err: &str| {
+                        err.lines()
+                            .find(|l| l.contains("stopped by --strict"))
+                            .map(str::to_string)
+                    };
+                    assert_eq!(strict(&f.stderr), strict(&s.stderr));
                 }
             }
             InFollow::Refused(text) => {
