@@ -674,7 +674,7 @@ const OPEN: &str = "{\"kind\":\"Event\",";
 fn strict_reports_a_line_that_can_never_be_valid_without_waiting_for_the_next() {
     // Without its newline, and with it: no following line comes either way.
     for (ending, lines_before) in [("", 0), ("\n", 0), ("", 3)] {
-        let (_d, log) = dir();
+        let (_d, log) = log_dir();
         // Lines before the start (-n 0 starts at the end) are counted.
         append(&log, &events(101..=100 + lines_before));
         let mut f = Follower::spawn(&["--strict", "-n", "0", "--", s(&log)]);
@@ -696,7 +696,7 @@ fn strict_reports_a_line_that_can_never_be_valid_without_waiting_for_the_next() 
 
 #[test]
 fn strict_waits_for_a_line_that_may_still_become_valid() {
-    let (_d, log) = dir();
+    let (_d, log) = log_dir();
     append(&log, "");
     let mut f = Follower::spawn(&["--strict", "--", s(&log)]);
     f.wait_open(&log);
@@ -713,7 +713,7 @@ fn strict_waits_for_a_line_that_may_still_become_valid() {
 #[test]
 fn strict_reports_an_incomplete_record_at_sigterm() {
     for ending in ["", "\n"] {
-        let (_d, log) = dir();
+        let (_d, log) = log_dir();
         append(&log, "");
         let mut f = Follower::spawn(&["--strict", "--", s(&log)]);
         f.wait_open(&log);
@@ -735,7 +735,7 @@ fn strict_reports_an_incomplete_record_at_sigterm() {
 
 #[test]
 fn strict_reports_an_incomplete_record_when_max_count_stops() {
-    let (_d, log) = dir();
+    let (_d, log) = log_dir();
     append(&log, &format!("{}\n{OPEN}", event(1)));
     let mut f = Follower::spawn(&["--strict", "-m", "1", "--from-start", "--", s(&log)]);
     let (lines, status, err) = f.finish();
@@ -750,7 +750,7 @@ fn strict_reports_an_incomplete_record_when_max_count_stops() {
 #[test]
 fn without_strict_unfinished_lines_change_nothing() {
     for tail in [BROKEN, OPEN] {
-        let (_d, log) = dir();
+        let (_d, log) = log_dir();
         append(&log, "");
         let mut f = Follower::spawn(&["--", s(&log)]);
         f.wait_open(&log);
@@ -765,7 +765,7 @@ fn without_strict_unfinished_lines_change_nothing() {
 
 #[test]
 fn strict_names_lines_of_the_file_read_after_a_rotation() {
-    let (_d, log) = dir();
+    let (_d, log) = log_dir();
     append(&log, &events(1..=4));
     let mut f = Follower::spawn(&["--strict", "--from-start", "--", s(&log)]);
     assert_eq!(seqs(f.wait_lines(4)), range(1..=4));
@@ -781,7 +781,7 @@ fn strict_names_lines_of_the_file_read_after_a_rotation() {
 
 #[test]
 fn strict_after_resuming_from_a_checkpoint_names_bytes() {
-    let (d, log) = dir();
+    let (d, log) = log_dir();
     let state = d.path().join("state.json");
     append(&log, &events(1..=2));
     let mut f = Follower::spawn(&["--from-start", "--state", s(&state), "--", s(&log)]);
