@@ -57,39 +57,13 @@ fn counts<'f>(findings: impl Iterator<Item = &'f Finding>) -> (usize, usize) {
     })
 }
 
-/// One finding as `auditq policy lint` prints it: `FILE:LINE:COL: severity: message`,
-/// then `    in the pod: PATH:LINE:COL` for a policy finding, then `    fix: …`.
-fn write_finding(
-    out: &mut dyn Write,
-    file: &Path,
-    pod: Option<&str>,
-    f: &Finding,
-) -> io::Result<()> {
-    writeln!(
-        out,
-        "{}:{}:{}: {}: {}",
-        file.display(),
-        f.pos.line,
-        f.pos.col,
-        f.severity.name(),
-        f.message
-    )?;
-    if let Some(pod) = pod {
-        writeln!(out, "    in the pod: {pod}:{}:{}", f.pos.line, f.pos.col)?;
-    }
-    if !f.fix.is_empty() {
-        writeln!(out, "    fix: {}", f.fix)?;
-    }
-    Ok(())
-}
-
 fn write_checked(out: &mut dyn Write, manifest: &Path, checked: &Checked) -> io::Result<()> {
     let mut policy: Option<&PolicyFindings> = None;
     for e in &checked.entries {
-        write_finding(out, manifest, None, &e.finding)?;
+        super::policy::write_finding(out, manifest, None, &e.finding)?;
         if let Some(p) = &e.policy {
             for f in &p.findings {
-                write_finding(out, &p.host, Some(&p.pod), f)?;
+                super::policy::write_finding(out, &p.host, Some(&p.pod), f)?;
             }
             policy = Some(p);
         }

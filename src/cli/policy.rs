@@ -190,20 +190,35 @@ fn finding_json(f: &Finding) -> serde_json::Value {
     })
 }
 
+/// One finding as `auditq policy lint` prints it: `FILE:LINE:COL: severity: message`,
+/// then `    in the pod: PATH:LINE:COL` for a policy finding, then `    fix: …`.
+pub(super) fn write_finding(
+    out: &mut dyn Write,
+    file: &Path,
+    pod: Option<&str>,
+    f: &Finding,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}:{}:{}: {}: {}",
+        file.display(),
+        f.pos.line,
+        f.pos.col,
+        f.severity.name(),
+        f.message
+    )?;
+    if let Some(pod) = pod {
+        writeln!(out, "    in the pod: {pod}:{}:{}", f.pos.line, f.pos.col)?;
+    }
+    if !f.fix.is_empty() {
+        writeln!(out, "    fix: {}", f.fix)?;
+    }
+    Ok(())
+}
+
 fn write_findings(out: &mut dyn Write, file: &Path, loaded: &policy::Loaded) -> io::Result<()> {
     for f in &loaded.findings {
-        writeln!(
-            out,
-            "{}:{}:{}: {}: {}",
-            file.display(),
-            f.pos.line,
-            f.pos.col,
-            f.severity.name(),
-            f.message
-        )?;
-        if !f.fix.is_empty() {
-            writeln!(out, "    fix: {}", f.fix)?;
-        }
+        write_finding(out, file, None, f)?;
     }
     let errors = loaded
         .findings
