@@ -50,11 +50,12 @@ impl Follower {
     }
 
     /// Writes events `1..=n` to `log`, then [`Follower::from_start`] and waits until it
-    /// printed them: a follower that has caught up.
+    /// printed them and went idle: a follower that has caught up.
     pub fn caught_up(log: &Path, n: u64, args: &[&str]) -> Follower {
         append(log, &events(1..=n));
         let mut f = Self::from_start(log, args);
         f.wait_lines(n as usize);
+        f.settle();
         f
     }
 
@@ -157,7 +158,8 @@ impl Follower {
     /// more arrives within [`QUIET`].
     pub fn expect_exactly(&mut self, want: std::ops::RangeInclusive<u64>) {
         let want = range(want);
-        assert_eq!(seqs(self.wait_lines(want.len())), want);
+        let got = seqs(self.wait_lines(want.len()));
+        assert_eq!(got, want, "stderr: {}", self.stderr());
         self.expect_quiet(QUIET);
     }
 
@@ -205,6 +207,22 @@ impl Follower {
     }
 
     /// SIGSTOP, and wait until the kernel reports the process stopped.
+    /// Waits until the follower's main thread sleeps (waiting for a change, between two
+    /// looks), so that [`Follower::pause`] cannot stop it between its truncation check
+    /// and the read that follows it: the window a SIGSTOP could otherwise hold open for
+    /// as long as a test likes, where a real copytruncate has microseconds.
+    pub fn settle(&self) {
+        let deadline = Instant::now() + DEADLINE;
+        let mut sleeping = 0;
+        while sleeping < 3 {
+            let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
+            let state = stat.rsplit(')').next().unwrap().trim_start().chars().next();
+            sleeping = if state == Some('S') { sleeping + 1 } else { 0 };
+            assert!(Instant::now() < deadline, "the follower never went idle");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     pub fn pause(&self) {
         self.signal(libc::SIGSTOP);
         let deadline = Instant::now() + DEADLINE;
