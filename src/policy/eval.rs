@@ -146,29 +146,7 @@ fn trimmed(parser: &mut Parser, text: &[u8], decision: &Decision) -> Option<Vec<
 /// An object with its `metadata.managedFields` left out.
 fn write_without_managed_fields(object: Json<'_, '_>, out: &mut Vec<u8>) {
     out.push(b'{');
-    for (i, (key, value)) in object.entries().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_json_string(key, out);
-        out.push(b':');
-        if key == "metadata" && value.is_object() {
-            out.push(b'{');
-            let mut first = true;
-            for (k, v) in value.entries().filter(|(k, _)| *k != "managedFields") {
-                if !first {
-                    out.push(b',');
-                }
-                first = false;
-                write_json_string(k, out);
-                out.push(b':');
-                v.write_json(out);
-            }
-            out.push(b'}');
-        } else {
-            value.write_json(out);
-        }
-    }
+    crate::envelope::write_members_except(object, Some("metadata"), "managedFields", out);
     out.push(b'}');
 }
 
