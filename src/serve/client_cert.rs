@@ -203,6 +203,16 @@ fn date(t: UnixTime) -> String {
     )
 }
 
+/// The client closed the connection before the handshake finished, without a TLS
+/// alert or a malformed message: it went away, auditq refused nothing.
+pub fn closed_by_client(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::UnexpectedEof
+        && error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .is_none()
+}
+
 /// A failed TLS handshake in words: what was wrong with the client (its certificate
 /// above all) and what to do. `client_ca` is `--client-ca`.
 pub fn refusal(error: &io::Error, client_ca: Option<&Path>) -> String {
@@ -330,6 +340,11 @@ mod tests {
             ),
             "TLS handshake failed: tls handshake eof"
         );
+        assert!(closed_by_client(&io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "tls handshake eof"
+        )));
+        assert!(!closed_by_client(&io_error(CertificateError::UnknownIssuer)));
     }
 
     #[test]

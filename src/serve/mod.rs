@@ -557,6 +557,13 @@ pub fn run(settings: &Settings, plans: &Plans, sink: &mut dyn Sink) -> Result<En
                             tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp));
                         let stream = match handshake.await {
                             Ok(Ok(stream)) => stream,
+                            Ok(Err(e)) if client_cert::closed_by_client(&e) => {
+                                // A TCP probe, a load balancer's health check, a client
+                                // that exits with a spare connection half open: nothing
+                                // was refused.
+                                tracing::debug!(source = %ip, "client closed the connection during the TLS handshake");
+                                return;
+                            }
                             Ok(Err(e)) => {
                                 let why = client_cert::refusal(&e, state.client_ca.as_deref());
                                 return state.refuse(ip, Reason::Tls, &why);

@@ -1701,6 +1701,40 @@ fn v1_client_certificate_of_the_client_ca_is_accepted_with_one_warning() {
     assert_eq!(ids.keys().collect::<Vec<_>>(), ["v1-a", "v1-b"], "{ids:?}");
 }
 
+#[test]
+fn a_client_closing_during_the_handshake_is_not_a_refusal() {
+    // A TCP health check, a client exiting with a spare connection half open (the
+    // apiserver's Go client does this): auditq refused nothing and says nothing.
+    let pki = pki();
+    let server = start_with_client_ca(&pki, &pki.dir.path().join("ca.crt"), &[]);
+    drop(TcpStream::connect(server.addr).unwrap());
+    let mut half = TcpStream::connect(server.addr).unwrap();
+    // The first bytes of a ClientHello record, then gone.
+    std::io::Write::write_all(&mut half, &[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).unwrap();
+    drop(half);
+    // A real refusal afterwards shows the server had seen the two connections.
+    let mut plain = TcpStream::connect(server.addr).unwrap();
+    std::io::Write::write_all(&mut plain, b"POST /audit HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let _ = std::io::Read::read(&mut plain, &mut [0u8; 64]);
+    let stderr = wait_for_stderr(&server, "msg=\"request refused\"");
+    let (code, stderr_at_stop) = server.stop();
+    assert_eq!(code, 0, "{stderr_at_stop}");
+    assert_eq!(stderr.matches("request refused").count(), 1, "{stderr}");
+    assert!(refusal_detail(&stderr).starts_with("not a TLS handshake"), "{stderr}");
+}
+
+/// `server`'s stderr once it contains `needle` (10 s at most).
+fn wait_for_stderr(server: &Server, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let stderr = server.stderr();
+        if stderr.contains(needle) || Instant::now() > deadline {
+            return stderr;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The `detail` of the (first) refusal logged in `stderr`.
 fn refusal_detail(stderr: &str) -> String {
     let line = stderr
