@@ -27,4 +27,5 @@ pub mod sink;
 pub mod source;
 pub(crate) mod stage;
 pub(crate) mod syntax;
+pub(crate) mod table;
 pub(crate) mod timefmt;

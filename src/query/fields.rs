@@ -195,6 +195,25 @@ impl FieldRef {
     }
 }
 
+/// A path as one text, the same for the same keys however the query wrote them: the keys
+/// joined with `.`, a key that is empty or holds `.`, `"`, `'`, `\\` or a space written as
+/// a JSON string. The `path` of the exported `leaves` (docs/scale-out.md), and what
+/// `auditq sql` looks them up by.
+pub fn canonical_path(keys: &[String]) -> String {
+    let mut out = String::new();
+    for (i, key) in keys.iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if key.is_empty() || key.contains(['.', '"', '\'', '\\', ' ']) {
+            out.push_str(&serde_json::to_string(key).unwrap_or_default());
+        } else {
+            out.push_str(key);
+        }
+    }
+    out
+}
+
 /// One value of a field: a JSON value in the event, or a computed text.
 #[derive(Clone, Copy)]
 pub enum Value<'a, 't, 'i> {
@@ -301,6 +320,23 @@ fn split_path(text: &str, span: Span) -> Result<Vec<String>, QueryError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn canonical_paths() {
+        let keys = |k: &[&str]| k.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            super::canonical_path(&keys(&["requestObject", "spec", "containers"])),
+            "requestObject.spec.containers"
+        );
+        assert_eq!(
+            super::canonical_path(&keys(&["annotations", "authorization.k8s.io/decision"])),
+            "annotations.\"authorization.k8s.io/decision\""
+        );
+        assert_eq!(
+            super::canonical_path(&keys(&["a", "", "b\"c"])),
+            "a.\"\".\"b\\\"c\""
+        );
+    }
+
     use super::*;
 
     fn sp() -> Span {

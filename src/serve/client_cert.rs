@@ -344,7 +344,9 @@ mod tests {
             io::ErrorKind::UnexpectedEof,
             "tls handshake eof"
         )));
-        assert!(!closed_by_client(&io_error(CertificateError::UnknownIssuer)));
+        assert!(!closed_by_client(&io_error(
+            CertificateError::UnknownIssuer
+        )));
     }
 
     #[test]

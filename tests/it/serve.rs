@@ -1720,7 +1720,10 @@ fn a_client_closing_during_the_handshake_is_not_a_refusal() {
     let (code, stderr_at_stop) = server.stop();
     assert_eq!(code, 0, "{stderr_at_stop}");
     assert_eq!(stderr.matches("request refused").count(), 1, "{stderr}");
-    assert!(refusal_detail(&stderr).starts_with("not a TLS handshake"), "{stderr}");
+    assert!(
+        refusal_detail(&stderr).starts_with("not a TLS handshake"),
+        "{stderr}"
+    );
 }
 
 /// `server`'s stderr once it contains `needle` (10 s at most).
