@@ -25,6 +25,7 @@ pub mod search;
 pub(crate) mod serve;
 pub mod sink;
 pub mod source;
+pub(crate) mod sql;
 pub(crate) mod stage;
 pub(crate) mod syntax;
 pub(crate) mod table;

@@ -63,6 +63,7 @@ pub enum Command {
     Serve(Box<super::serve::ServeArgs>),
     Policy(super::policy::PolicyArgs),
     Doctor(super::doctor::DoctorArgs),
+    Sql(super::sql::SqlArgs),
     /// `--completions SHELL`.
     Completions(clap_complete::Shell),
     /// `--man`.
@@ -93,6 +94,9 @@ pub enum Sub {
     /// into the pod, rotation, and the webhook configuration. Exit 0 clean, 1 warnings
     /// only, 2 errors.
     Doctor(super::doctor::DoctorArgs),
+    /// Compile a query into SQL for DuckDB, ClickHouse, Spark, Trino or BigQuery over the
+    /// table `auditq export` writes: the same events, or counts (auditq sql --help).
+    Sql(super::sql::SqlArgs),
 }
 
 /// Query text and inputs, as every command that reads logs takes them (search, follow,
@@ -339,6 +343,7 @@ impl Args {
             Some(Sub::Serve(serve)) => Command::Serve(serve),
             Some(Sub::Policy(policy)) => Command::Policy(policy),
             Some(Sub::Doctor(doctor)) => Command::Doctor(doctor),
+            Some(Sub::Sql(sql)) => Command::Sql(sql),
             None => Command::Search(Box::new(self.search)),
         }
     }
@@ -400,7 +405,7 @@ fn parse_format(text: &str) -> Result<Format, Invalid> {
     Format::parse(text)
 }
 
-fn parse_fields(text: &str) -> Result<FieldList, Invalid> {
+pub(crate) fn parse_fields(text: &str) -> Result<FieldList, Invalid> {
     sink::parse_field_list(text)
         .map(FieldList)
         .map_err(|e| e.to_string().into())

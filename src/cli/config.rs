@@ -395,7 +395,11 @@ fn looks_like_path(arg: &str) -> bool {
     !has_operator && has_file_shape
 }
 
-fn build_expr(parts: &[String], time: &TimeArgs, presets: &Presets) -> Result<Expr, Error> {
+pub(crate) fn build_expr(
+    parts: &[String],
+    time: &TimeArgs,
+    presets: &Presets,
+) -> Result<Expr, Error> {
     let mut expr = query::parse_query_with(parts, presets)?;
     let mut bounds = Vec::new();
     for (when, op) in [(time.since, Op::Ge), (time.until, Op::Le)] {
@@ -416,6 +420,7 @@ fn time_term(op: Op, nanos: timefmt::Nanos) -> Expr {
         field,
         op,
         patterns: vec![query::value::Pattern::Time(nanos)],
+        span: query::Span::default(),
     })
 }
 

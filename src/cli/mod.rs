@@ -7,6 +7,7 @@ pub(crate) mod doctor;
 pub(crate) mod policy;
 mod progress;
 pub(crate) mod serve;
+pub(crate) mod sql;
 
 use crate::archive::{self, ArchiveOptions, Note};
 use crate::error::Error;
@@ -88,6 +89,7 @@ pub fn run(command: Command, env: &Env) -> Result<i32, Error> {
         }
         Command::Policy(args) => policy::run(args, env),
         Command::Doctor(args) => doctor::run(args),
+        Command::Sql(args) => sql::run(args, env),
     }
 }
 

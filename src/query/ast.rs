@@ -1,5 +1,6 @@
 //! The parsed query: a boolean tree of comparisons on event fields.
 
+use super::error::Span;
 use super::fields::FieldRef;
 pub use super::op::Op;
 use super::value::Pattern;
@@ -22,6 +23,9 @@ pub struct Term {
     pub field: FieldRef,
     pub op: Op,
     pub patterns: Vec<Pattern>,
+    /// Where the term is in the query part it came from (a term of a preset: the
+    /// `@name`), for errors about it found after parsing (`auditq sql`).
+    pub span: Span,
 }
 
 impl Expr {
@@ -44,6 +48,16 @@ impl Expr {
 }
 
 impl Expr {
+    /// Points every term at `span` (the terms of a preset, at its `@name`).
+    pub fn set_spans(&mut self, span: Span) {
+        match self {
+            Expr::All => {}
+            Expr::And(parts) | Expr::Or(parts) => parts.iter_mut().for_each(|p| p.set_spans(span)),
+            Expr::Not(inner) => inner.set_spans(span),
+            Expr::Term(term) => term.span = span,
+        }
+    }
+
     /// The earliest event time (`time`: `requestReceivedTimestamp`, or `timestamp` in old
     /// events) a matching event can have, when the expression implies one: what lets an
     /// archive search skip files that end before it.

@@ -181,6 +181,10 @@ impl Parser<'_, '_> {
         let result = parse(&preset.query, self.presets, self.stack);
         let chain: Vec<String> = self.stack.iter().map(|n| format!("@{n}")).collect();
         self.stack.pop();
+        let result = result.map(|mut expr| {
+            expr.set_spans(span);
+            expr
+        });
         result.map_err(|failure| match failure {
             Failure::Here(inner) => {
                 let mut e = QueryError::new(
@@ -228,7 +232,14 @@ fn build_term(raw: RawTerm) -> Result<Expr, QueryError> {
         field,
         op: raw.op,
         patterns,
+        span: term_span(&raw),
     }))
+}
+
+/// From the field to the last value.
+fn term_span(raw: &RawTerm) -> Span {
+    let end = raw.values.last().map_or(raw.op_span.end, |(_, s)| s.end);
+    Span::new(raw.field_span.start, end.max(raw.field_span.end))
 }
 
 fn resource_with_subresource(raw: RawTerm) -> Result<Expr, QueryError> {
@@ -246,6 +257,7 @@ fn resource_with_subresource(raw: RawTerm) -> Result<Expr, QueryError> {
                 field: fields::resolve(name, raw.field_span)?,
                 op,
                 patterns: vec![Pattern::compile(op, value, *span)?],
+                span: term_span(&raw),
             }));
         }
         alternatives.push(Expr::and(parts));
