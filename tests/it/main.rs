@@ -23,3 +23,4 @@ mod presets;
 mod properties;
 mod reports;
 mod serve;
+mod sql;
