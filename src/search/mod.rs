@@ -629,6 +629,15 @@ impl<'a> Writer<'a> {
 
     fn block(&mut self, target: usize, result: &BlockResult) -> io::Result<bool> {
         let take = result.matches.len().min(self.room());
+        if take > 0 {
+            let t = &self.targets[target];
+            self.sink.source(&crate::sink::Source {
+                target,
+                input: &t.input,
+                start: t.start,
+                lines_before: self.report.lines_before(target),
+            });
+        }
         self.sink.events(&result.out, &result.matches[..take])?;
         if self.targets[target].input.read_mode() != ReadMode::Batch {
             self.sink.flush()?;
