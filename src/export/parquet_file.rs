@@ -5,8 +5,8 @@ use super::Full;
 use super::row::{TYPED_FIELDS, TypedValue};
 use crate::table::{Shape, TYPED};
 use arrow_array::builder::{
-    BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, MapBuilder, StringBuilder,
-    TimestampNanosecondBuilder,
+    BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, MapBuilder, MapFieldNames,
+    StringBuilder, TimestampNanosecondBuilder,
 };
 use arrow_array::{Array, ArrayRef, ListArray, RecordBatch, StructArray};
 use arrow_buffer::OffsetBuffer;
@@ -132,7 +132,17 @@ impl Columns {
             stage_timestamp: TimestampNanosecondBuilder::new().with_timezone("UTC"),
             typed,
             resource_path: StringBuilder::new(),
-            annotations: MapBuilder::new(None, StringBuilder::new(), StringBuilder::new()),
+            // The names of the Parquet spec's MAP (`key_value`, `key`, `value`), which
+            // engines read as a plain map<string, string>.
+            annotations: MapBuilder::new(
+                Some(MapFieldNames {
+                    entry: "key_value".into(),
+                    key: "key".into(),
+                    value: "value".into(),
+                }),
+                StringBuilder::new(),
+                StringBuilder::new(),
+            ),
             request_object: StringBuilder::new(),
             response_object: StringBuilder::new(),
             complex: Int64Builder::new(),

@@ -708,7 +708,8 @@ mod tests {
 
     #[test]
     fn code_and_time_bits() {
-        let row = row_of(r#"{"kind":"Event","responseStatus":{"code":403.5},"timestamp":["x"]}"#);
+        let row =
+            row_of(r#"{"kind":"Event","responseStatus":{"code":403.5},"timestamp":["x","y"]}"#);
         let row = RowView::decode(&row).unwrap();
         assert_eq!(row.complex, bit("code") | bit("time_text"));
         assert_eq!(row.time_ns, None);

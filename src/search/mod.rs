@@ -167,8 +167,16 @@ impl Throttle {
 
 /// Bytes a result holds.
 fn weight(result: &BlockResult) -> u64 {
-    (result.out.capacity() + result.matches.capacity() * std::mem::size_of::<crate::sink::Match>())
-        as u64
+    // Export rows are held beside the matches.
+    let rows: usize = result
+        .matches
+        .iter()
+        .filter_map(|m| m.row.as_ref())
+        .map(|r| r.bytes.len() + std::mem::size_of::<crate::sink::Row>())
+        .sum();
+    (result.out.capacity()
+        + result.matches.capacity() * std::mem::size_of::<crate::sink::Match>()
+        + rows) as u64
         + 256
 }
 
