@@ -76,6 +76,8 @@ pub struct BlockResult {
     pub first_skip: HashMap<Skip, u64>,
     /// `--strict`: where and why it stopped.
     pub strict_error: Option<(Place, String)>,
+    /// Export: where each match's row is built before it is copied into its `Match`.
+    pub row_scratch: Vec<u8>,
 }
 
 /// A line in a block: its index (0-based) and the offset of its first byte.
@@ -611,11 +613,13 @@ fn emit(
         plan.writer.write(event, original, &mut result.out);
     }
     let row = plan.export.as_ref().map(|rows| {
-        let mut row = Vec::with_capacity(1024);
-        rows.build(event, &mut row);
+        // Built in a buffer that keeps its size, then copied once at its exact size.
+        let scratch = &mut result.row_scratch;
+        scratch.clear();
+        rows.build(event, scratch);
         Box::new(crate::sink::Row {
             line,
-            bytes: row.into_boxed_slice(),
+            bytes: scratch.as_slice().to_vec(),
         })
     });
     result.matches.push(Match {

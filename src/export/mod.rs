@@ -260,7 +260,10 @@ impl ExportSink {
         let raw_bytes = text.strip_suffix(b"\n").unwrap_or(text);
         // Parquet and JSON strings are UTF-8: an invalid byte reads as U+FFFD (as the
         // parser reads it).
-        let raw = String::from_utf8_lossy(raw_bytes);
+        let raw = match std::str::from_utf8(raw_bytes) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(raw_bytes),
+        };
         self.key.clear();
         for p in &self.spec.partition {
             if !self.key.is_empty() {

@@ -5,8 +5,8 @@ use super::Full;
 use super::row::{TYPED_FIELDS, TypedValue};
 use crate::table::{Shape, TYPED};
 use arrow_array::builder::{
-    BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, MapBuilder, MapFieldNames,
-    StringBuilder, TimestampNanosecondBuilder,
+    ArrayBuilder, BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, MapBuilder,
+    MapFieldNames, StringBuilder, TimestampNanosecondBuilder,
 };
 use arrow_array::{Array, ArrayRef, ListArray, RecordBatch, StructArray};
 use arrow_buffer::OffsetBuffer;
@@ -255,22 +255,40 @@ impl Columns {
         debug_assert_eq!(self.typed.len(), TYPED_FIELDS);
         arrays.insert("resource_path", Arc::new(self.resource_path.finish()));
         arrays.insert("annotations", Arc::new(self.annotations.finish()));
-        arrays.insert("request_object", Arc::new(self.request_object.finish()));
-        arrays.insert("response_object", Arc::new(self.response_object.finish()));
+        arrays.insert("request_object", take_strings(&mut self.request_object));
+        arrays.insert("response_object", take_strings(&mut self.response_object));
         arrays.insert("complex", Arc::new(self.complex.finish()));
         let fields = leaf_fields();
         let entries = StructArray::try_new(
             fields.clone(),
             vec![
-                Arc::new(self.leaf_path.finish()),
-                Arc::new(self.leaf_text.finish()),
-                Arc::new(self.leaf_num.finish()),
-                Arc::new(self.leaf_is_num.finish()),
-                Arc::new(self.leaf_ts.finish()),
+                take_strings(&mut self.leaf_path),
+                take_strings(&mut self.leaf_text),
+                {
+                    let n = self.leaf_num.len();
+                    let a = self.leaf_num.finish();
+                    self.leaf_num = Float64Builder::with_capacity(n);
+                    Arc::new(a)
+                },
+                {
+                    let n = self.leaf_is_num.len();
+                    let a = self.leaf_is_num.finish();
+                    self.leaf_is_num = BooleanBuilder::with_capacity(n);
+                    Arc::new(a)
+                },
+                {
+                    let n = self.leaf_ts.len();
+                    let a = self.leaf_ts.finish();
+                    self.leaf_ts = Int64Builder::with_capacity(n);
+                    Arc::new(a)
+                },
             ],
             None,
         )?;
-        let offsets = OffsetBuffer::new(std::mem::replace(&mut self.leaf_offsets, vec![0]).into());
+        let mut next_offsets = Vec::with_capacity(self.leaf_offsets.len());
+        next_offsets.push(0);
+        let offsets =
+            OffsetBuffer::new(std::mem::replace(&mut self.leaf_offsets, next_offsets).into());
         let leaves = ListArray::try_new(
             Arc::new(Field::new("item", DataType::Struct(fields), false)),
             offsets,
@@ -278,7 +296,7 @@ impl Columns {
             None,
         )?;
         arrays.insert("leaves", Arc::new(leaves));
-        arrays.insert("raw", Arc::new(self.raw.finish()));
+        arrays.insert("raw", take_strings(&mut self.raw));
         arrays.insert("seq", Arc::new(self.seq.finish()));
         arrays.insert("source_file", Arc::new(self.source_file.finish()));
         arrays.insert("source_line", Arc::new(self.source_line.finish()));
@@ -297,6 +315,15 @@ impl Columns {
         }
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
     }
+}
+
+/// The strings built so far as an array; the builder starts over with room for as many
+/// (batches are alike: growing the buffers again would copy them again).
+fn take_strings(b: &mut StringBuilder) -> ArrayRef {
+    let (items, bytes) = (b.len(), b.values_slice().len());
+    let array = b.finish();
+    *b = StringBuilder::with_capacity(items, bytes + bytes / 8);
+    Arc::new(array)
 }
 
 /// Columns that are never NULL.

@@ -262,9 +262,11 @@ fn write_leaves(root: Json<'_, '_>, enc: &mut Encoder<'_>) {
     // range.
     let mut arena: Vec<u8> = Vec::new();
     let mut stack: Vec<(Json<'_, '_>, usize, usize)> = Vec::new();
-    let mut count = 0u64;
-    let mut body = Vec::new();
-    let mut leaf = Encoder { out: &mut body };
+    let mut count = 0u32;
+    // The count first, as 4 bytes filled in at the end; the leaves right after it.
+    let at = enc.out.len();
+    enc.out.extend_from_slice(&[0; 4]);
+    let leaf = &mut *enc;
     push_members(root, (0, 0), &mut arena, &mut stack);
     while let Some((value, start, end)) = stack.pop() {
         if value.is_array() {
@@ -273,7 +275,7 @@ fn write_leaves(root: Json<'_, '_>, enc: &mut Encoder<'_>) {
             stack[before..].reverse();
             continue;
         }
-        count += 1;
+        count = count.saturating_add(1);
         leaf.bytes(&arena[start..end]);
         if value.is_object() {
             leaf.opt_str(None);
@@ -298,8 +300,7 @@ fn write_leaves(root: Json<'_, '_>, enc: &mut Encoder<'_>) {
         leaf.byte(u8::from(is_num));
         leaf.opt_i64(value.as_str().and_then(nanos));
     }
-    enc.varint(count);
-    enc.out.extend_from_slice(&body);
+    enc.out[at..at + 4].copy_from_slice(&count.to_le_bytes());
 }
 
 /// Pushes the members of `object` (each key once, as `get` sees them) on `stack`, so that
@@ -586,8 +587,9 @@ impl<'a> RowView<'a> {
         let request_object = d.opt_str()?;
         let response_object = d.opt_str()?;
         let complex = d.opt_i64()?.ok_or(Corrupt)?;
-        let count = d.varint()?;
-        let leaves = d.items(count, |d| Leaf::read(d).map(drop))?;
+        let count = d.take(4)?;
+        let count = u32::from_le_bytes([count[0], count[1], count[2], count[3]]);
+        let leaves = d.items(u64::from(count), |d| Leaf::read(d).map(drop))?;
         let date = d.opt_str()?.ok_or(Corrupt)?;
         if !d.buf.is_empty() {
             return Err(Corrupt);

@@ -24,7 +24,7 @@ pub struct Matched<'a> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Row {
     pub line: u64,
-    pub bytes: Box<[u8]>,
+    pub bytes: Vec<u8>,
 }
 
 /// Where the events of the next block come from (for `auditq export`'s `source_file` and
