@@ -48,10 +48,11 @@ else
 fi
 [ -d "$out/parquet" ] || "$AUDITQ" export -o "$out/parquet" "$data"
 
+jsonl=$("$AUDITQ" -o jsonl '' "$data" | wc -c)
 gz=$("$AUDITQ" -o jsonl '' "$data" | gzip -c | wc -c)
 parquet=$(du -cb "$out"/parquet/*.parquet | tail -1 | cut -f1)
-echo "input: $input_bytes bytes; gzip -c of the JSON lines: $gz bytes"
-echo "parquet: $parquet bytes = $(( parquet * 100 / gz ))% of the gzip, 1/$(( (gz + parquet / 2) / parquet )) of the JSON lines ($(( input_bytes / parquet ))x smaller)"
+echo "JSON lines (auditq -o jsonl): $jsonl bytes; gzip -c of them: $gz bytes"
+echo "parquet: $parquet bytes = $(( parquet * 100 / gz ))% of the gzip; the JSON lines are $(( jsonl * 10 / parquet ))/10 times its size"
 
 target/pyenv/bin/python - "$out/parquet" <<'EOF'
 import glob, sys, collections
