@@ -20,6 +20,20 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# pyarrow, which tests/it/export.rs reads the exported Parquet with: a venv of its own in
+# target/pyenv, created once (python3-venv from Debian if the venv module is missing).
+if ! target/pyenv/bin/python -c 'import pyarrow' >/dev/null 2>&1; then
+  if ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+  fi
+  echo "installing pyarrow into target/pyenv" >&2
+  python3 -m venv target/pyenv
+  target/pyenv/bin/pip install -q pyarrow
+fi
+
 export AUDITQ_CORPUS="${AUDITQ_CORPUS:-../shared/corpus}"
 if [ ! -f "$AUDITQ_CORPUS/SOURCES.md" ]; then
   echo "error: AUDITQ_CORPUS=$AUDITQ_CORPUS does not hold the corpus (SOURCES.md missing)" >&2

@@ -33,6 +33,9 @@ pub struct Plan {
     /// `--unwrap`: an event found inside an envelope (AKS, CloudWatch, GKE) is printed as
     /// the Kubernetes event alone instead of the envelope record.
     pub unwrap: bool,
+    /// `auditq export`: each match carries its row of the exported table
+    /// ([`Match::row`](crate::sink::Match)) and the line it starts on.
+    pub export: Option<crate::export::row::RowBuilder>,
 }
 
 impl Plan {
@@ -53,6 +56,7 @@ impl Plan {
             meta: false,
             text_with_key: false,
             unwrap: false,
+            export: None,
         }
     }
 }
@@ -72,6 +76,8 @@ pub struct BlockResult {
     pub first_skip: HashMap<Skip, u64>,
     /// `--strict`: where and why it stopped.
     pub strict_error: Option<(Place, String)>,
+    /// Export: where each match's row is built before it is copied into its `Match`.
+    pub row_scratch: Vec<u8>,
 }
 
 /// A line in a block: its index (0-based) and the offset of its first byte.
@@ -121,6 +127,10 @@ pub struct BlockProcessor {
     joined: Vec<u8>,
     /// Events found inside envelopes, waiting for their own parse.
     found: Found,
+    /// Export: the line (0-based, in the block) of the record being read, and the block
+    /// offset up to which lines were counted for it.
+    record_line: u64,
+    counted_to: usize,
 }
 
 /// Processing stops (`--strict` met an invalid line).
@@ -135,6 +145,8 @@ impl BlockProcessor {
             parser: Parser::default(),
             joined: Vec::new(),
             found: Found::default(),
+            record_line: 0,
+            counted_to: 0,
         }
     }
 
@@ -142,6 +154,8 @@ impl BlockProcessor {
     /// framing is at rest.
     pub fn process(&mut self, block: &[u8], result: &mut BlockResult) {
         result.counters.bytes = block.len() as u64;
+        self.record_line = 0;
+        self.counted_to = 0;
         let plan = Arc::clone(&self.plan);
         let scan = match &plan.prefilter {
             Some(prefilter) if !plan.strict => Some((prefilter, prefilter.scan(block))),
@@ -261,10 +275,25 @@ impl BlockProcessor {
         Ok(())
     }
 
+    /// Export: notes the line a record starting at `start` is on (records come in block
+    /// order, so lines are counted once per block).
+    fn at_record(&mut self, block: &[u8], start: usize) {
+        if self.plan.export.is_none() {
+            return;
+        }
+        if start < self.counted_to {
+            self.record_line = 0;
+            self.counted_to = 0;
+        }
+        self.record_line += bytecount::count(&block[self.counted_to..start], b'\n') as u64;
+        self.counted_to = start;
+    }
+
     /// A multi-line document: its lines' contents joined. If it does not parse (nested
     /// too deep), its lines are read one by one.
     fn document(&mut self, block: &[u8], record: Record, result: &mut BlockResult) -> Flow {
         let (start, end) = (record.start as usize, record.end as usize);
+        self.at_record(block, start);
         if end - start > self.plan.max_line_bytes {
             result.long_documents.push(Place::at(block, start));
             return self.lines_alone(block, start, end, result);
@@ -305,6 +334,7 @@ impl BlockProcessor {
         if line.len() > self.plan.max_line_bytes {
             return Ok(()); // already reported by `find_long_lines`
         }
+        self.at_record(block, start);
         match framing::classify(line) {
             Line::Blank => self.skip(block, start, Skip::Blank, result),
             Line::Klog => self.skip(block, start, Skip::Klog, result),
@@ -420,11 +450,12 @@ impl BlockProcessor {
         let mut found = std::mem::take(&mut self.found);
         found.events.clear();
         found.seen.clear();
+        let line = self.record_line;
         let count = self.parser.with_parsed(json, |root| {
             visit_events(
                 root,
                 original,
-                &mut |ev, orig| emit(plan, ev, orig, result),
+                &mut |ev, orig| emit(plan, ev, orig, line, result),
                 &mut |v, is_root| {
                     envelope::open(v, is_root && original.is_some(), wants, &mut found);
                 },
@@ -453,7 +484,7 @@ impl BlockProcessor {
             };
             let outcome = self.parser.with_parsed(&item.merged, |root| {
                 if is_event(root) {
-                    emit(plan, root, printed, result);
+                    emit(plan, root, printed, line, result);
                     true
                 } else {
                     false
@@ -562,7 +593,13 @@ fn is_event(value: Json<'_, '_>) -> bool {
     }
 }
 
-fn emit(plan: &Plan, event: Json<'_, '_>, original: Option<&[u8]>, result: &mut BlockResult) {
+fn emit(
+    plan: &Plan,
+    event: Json<'_, '_>,
+    original: Option<&[u8]>,
+    line: u64,
+    result: &mut BlockResult,
+) {
     result.counters.events += 1;
     if !plan.expr.matches(event) {
         return;
@@ -575,10 +612,21 @@ fn emit(plan: &Plan, event: Json<'_, '_>, original: Option<&[u8]>, result: &mut 
     if (plan.key_fields.is_none() || plan.text_with_key) && !plan.count_only {
         plan.writer.write(event, original, &mut result.out);
     }
+    let row = plan.export.as_ref().map(|rows| {
+        // Built in a buffer that keeps its size, then copied once at its exact size.
+        let scratch = &mut result.row_scratch;
+        scratch.clear();
+        rows.build(event, scratch);
+        Box::new(crate::sink::Row {
+            line,
+            bytes: scratch.as_slice().to_vec(),
+        })
+    });
     result.matches.push(Match {
         end: result.out.len(),
         key,
         meta: plan.meta.then(|| Box::new(meta(event))),
+        row,
     });
 }
 

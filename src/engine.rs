@@ -40,6 +40,9 @@ pub enum Output {
     /// Each match's text and these key fields, for a sink of the caller's own
     /// (`policy eval`); [`Engine::sink`] has none for it.
     Keyed(Vec<FieldRef>),
+    /// Each match's original line and its row of the exported table (`auditq export`,
+    /// whose sink is its own); [`Engine::sink`] has none for it.
+    Rows,
 }
 
 /// How the engine runs: built with [`Engine::new`] and its setters, then asked for the
@@ -200,7 +203,7 @@ impl Engine {
             Output::Summary { .. } => (Some(summary::key_fields()), false),
             Output::Timeline(spec) => (Some(timeline::key_fields(spec)), false),
             Output::Keyed(fields) => (Some(fields.clone()), true),
-            Output::Events(_) | Output::Count => (None, false),
+            Output::Events(_) | Output::Count | Output::Rows => (None, false),
         };
         Plan {
             prefilter: if self.uses_prefilter() {
@@ -217,6 +220,7 @@ impl Engine {
             meta: self.dedupe || self.merge.is_some(),
             text_with_key,
             unwrap: self.unwrap,
+            export: (self.output == Output::Rows).then(crate::export::row::RowBuilder::new),
         }
     }
 
@@ -263,7 +267,9 @@ impl Engine {
     /// one): it gets the printer of the original lines.
     pub fn sink<'w>(&self, plan: &Plan, out: Box<dyn Write + 'w>) -> Box<dyn Sink + 'w> {
         let mut sink: Box<dyn Sink + 'w> = match &self.output {
-            Output::Events(_) | Output::Keyed(_) => Box::new(Printer::new(&plan.writer, out)),
+            Output::Events(_) | Output::Keyed(_) | Output::Rows => {
+                Box::new(Printer::new(&plan.writer, out))
+            }
             Output::Count => Box::new(Counter::new(out)),
             Output::CountBy { fields, top, json } => {
                 Box::new(Grouper::with_options(fields, *top, *json, out))

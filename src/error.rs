@@ -19,6 +19,8 @@ pub enum Error {
     Output(#[source] io::Error),
     #[error(transparent)]
     Serve(#[from] crate::serve::ServeError),
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
     #[error("{0}")]
     Other(String),
 }

@@ -10,6 +10,7 @@ pub mod cli;
 pub(crate) mod engine;
 pub(crate) mod envelope;
 pub(crate) mod error;
+pub(crate) mod export;
 pub mod follow;
 pub(crate) mod framing;
 #[doc(hidden)]

@@ -106,6 +106,11 @@ impl<'a> Report<'a> {
         }
     }
 
+    /// Lines of input `input` accounted for so far.
+    pub fn lines_before(&self, input: usize) -> u64 {
+        self.lines_before.get(input).copied().unwrap_or(0)
+    }
+
     fn line_base(&mut self, input: usize) -> &mut u64 {
         if self.lines_before.len() <= input {
             self.lines_before.resize(input + 1, 0);

@@ -50,7 +50,7 @@ pub struct Args {
     #[arg(help_heading = "Other", long, exclusive = true)]
     pub presets: bool,
 
-    /// `auditq serve|policy|doctor …` (their options live in the subcommand).
+    /// `auditq serve|policy|doctor|export …` (their options live in the subcommand).
     #[command(subcommand)]
     pub command: Option<Sub>,
 }
@@ -64,6 +64,7 @@ pub enum Command {
     Policy(super::policy::PolicyArgs),
     Doctor(super::doctor::DoctorArgs),
     Sql(super::sql::SqlArgs),
+    Export(Box<super::export::ExportArgs>),
     /// `--completions SHELL`.
     Completions(clap_complete::Shell),
     /// `--man`.
@@ -72,8 +73,8 @@ pub enum Command {
     Presets,
 }
 
-/// Subcommands. A first argument `serve`, `policy` or `doctor` is the subcommand; a file
-/// of that name is searched as `./serve` or after `--`.
+/// Subcommands. A first argument `serve`, `policy`, `doctor` or `export` is the
+/// subcommand; a file of that name is searched as `./serve` or after `--`.
 #[derive(Debug, Clone, clap::Subcommand, PartialEq)]
 pub enum Sub {
     /// Receive kube-apiserver's audit webhook: filter the batches, write the matches
@@ -97,6 +98,14 @@ pub enum Sub {
     /// Compile a query into SQL for DuckDB, ClickHouse, Spark, Trino or BigQuery over the
     /// table `auditq export` writes: the same events, or counts (auditq sql --help).
     Sql(super::sql::SqlArgs),
+    /// Write every event read (or matched) into Parquet or normalised JSON lines for
+    /// DuckDB, ClickHouse, Spark, Trino or BigQuery (auditq export --help).
+    ///
+    /// One row per event with typed columns, every value of the event (`leaves`) and the
+    /// event as auditq prints it (`raw`); hive partitions by cluster and date. Files are
+    /// written under temporary names and renamed into place only when the whole export
+    /// succeeded (docs/scale-out.md).
+    Export(Box<super::export::ExportArgs>),
 }
 
 /// Query text and inputs, as every command that reads logs takes them (search, follow,
@@ -344,6 +353,7 @@ impl Args {
             Some(Sub::Policy(policy)) => Command::Policy(policy),
             Some(Sub::Doctor(doctor)) => Command::Doctor(doctor),
             Some(Sub::Sql(sql)) => Command::Sql(sql),
+            Some(Sub::Export(export)) => Command::Export(export),
             None => Command::Search(Box::new(self.search)),
         }
     }

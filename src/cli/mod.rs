@@ -4,6 +4,7 @@
 pub mod args;
 pub(crate) mod config;
 pub(crate) mod doctor;
+pub(crate) mod export;
 pub(crate) mod policy;
 mod progress;
 pub(crate) mod serve;
@@ -90,6 +91,7 @@ pub fn run(command: Command, env: &Env) -> Result<i32, Error> {
         Command::Policy(args) => policy::run(args, env),
         Command::Doctor(args) => doctor::run(args),
         Command::Sql(args) => sql::run(args, env),
+        Command::Export(args) => export::run(*args, env),
     }
 }
 
@@ -158,7 +160,7 @@ fn run_search(config: &Config) -> Result<i32, Error> {
     // Not locked: the progress bar's thread draws on stderr too.
     let mut err = io::stderr();
     let planned = plan_inputs(&config.inputs, engine, config.recursive, config.backups)?;
-    report_notes(config, &planned, &mut err);
+    report_notes(config.verbose, config.stats, &planned, &mut err);
     let stdout = io::stdout();
     let out = io::BufWriter::with_capacity(256 * 1024, stdout.lock());
     let mut sink = engine.sink(&plan, Box::new(out));
@@ -174,6 +176,22 @@ fn run_search(config: &Config) -> Result<i32, Error> {
         bar.finish();
     }
     let outcome = outcome.map_err(Error::Output)?;
+    closing_notes(engine, &outcome, &mut err);
+    Ok(if outcome.had_error {
+        EXIT_ERROR
+    } else if outcome.totals.written > 0 {
+        EXIT_MATCH
+    } else {
+        EXIT_NO_MATCH
+    })
+}
+
+/// After a run: inputs that held no audit event, and the hint about invalid lines.
+pub(crate) fn closing_notes(
+    engine: &crate::engine::Engine,
+    outcome: &search::Outcome,
+    err: &mut dyn Write,
+) {
     for (input, counters) in &outcome.empty_inputs {
         // With the prefilter, lines without a needle were not looked at: look again at
         // the start of the file (stdin cannot be read twice).
@@ -188,20 +206,18 @@ fn run_search(config: &Config) -> Result<i32, Error> {
         }
     }
     if !engine.strict_mode() {
-        Report::invalid_lines_hint(&outcome.first_skips, &outcome.totals, &mut err);
+        Report::invalid_lines_hint(&outcome.first_skips, &outcome.totals, err);
     }
-    Ok(if outcome.had_error {
-        EXIT_ERROR
-    } else if outcome.totals.written > 0 {
-        EXIT_MATCH
-    } else {
-        EXIT_NO_MATCH
-    })
 }
 
 /// What was left unread, said once: with `-v` every file, with `--stats` a count; a
 /// directory with no audit log in it always (never a silent zero).
-fn report_notes(config: &Config, planned: &archive::Planned, err: &mut dyn Write) {
+pub(crate) fn report_notes(
+    verbose: bool,
+    stats: bool,
+    planned: &archive::Planned,
+    err: &mut dyn Write,
+) {
     for note in &planned.notes {
         if let Note::NothingIn {
             path,
@@ -224,7 +240,7 @@ fn report_notes(config: &Config, planned: &archive::Planned, err: &mut dyn Write
         .iter()
         .filter(|n| matches!(n, Note::NotAuditLog(_)))
         .count();
-    if config.verbose {
+    if verbose {
         for note in &planned.notes {
             let text = match note {
                 Note::NotAuditLog(path) => {
@@ -251,7 +267,7 @@ fn report_notes(config: &Config, planned: &archive::Planned, err: &mut dyn Write
             };
             let _ = writeln!(err, "{}", report::warning_line(&text));
         }
-    } else if config.stats && not_audit > 0 {
+    } else if stats && not_audit > 0 {
         let _ = writeln!(
             err,
             "{}",

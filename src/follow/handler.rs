@@ -289,6 +289,7 @@ impl Handler for QueryHandler<'_> {
                     text: &item.text,
                     key: &item.key,
                     meta: item.meta.as_deref(),
+                    row: None,
                 })
                 .map_err(output)?;
             self.report.totals.written += 1;

@@ -201,17 +201,28 @@ impl FieldRef {
 /// `auditq sql` looks them up by.
 pub fn canonical_path(keys: &[String]) -> String {
     let mut out = String::new();
-    for (i, key) in keys.iter().enumerate() {
-        if i > 0 {
-            out.push('.');
-        }
-        if key.is_empty() || key.contains(['.', '"', '\'', '\\', ' ']) {
-            out.push_str(&serde_json::to_string(key).unwrap_or_default());
-        } else {
-            out.push_str(key);
-        }
+    for key in keys {
+        push_canonical_key(&mut out, key);
     }
     out
+}
+
+/// Appends `key` to the canonical path `out` (see [`canonical_path`]): a `.` first unless
+/// `out` is empty, then the key, as a JSON string when it needs quoting.
+pub fn push_canonical_key(out: &mut String, key: &str) {
+    if !out.is_empty() {
+        out.push('.');
+    }
+    out.push_str(&canonical_key(key));
+}
+
+/// One key as [`canonical_path`] writes it.
+pub fn canonical_key(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.is_empty() || key.contains(['.', '"', '\'', '\\', ' ']) {
+        std::borrow::Cow::Owned(serde_json::to_string(key).unwrap_or_default())
+    } else {
+        std::borrow::Cow::Borrowed(key)
+    }
 }
 
 /// One value of a field: a JSON value in the event, or a computed text.

@@ -288,6 +288,7 @@ impl Merger<'_, '_> {
             text: &entry.text,
             key: &entry.fields,
             meta: entry.meta.as_deref(),
+            row: None,
         })?;
         self.writer.report.totals.written += 1;
         if self.writer.room() == 0 {

@@ -167,8 +167,16 @@ impl Throttle {
 
 /// Bytes a result holds.
 fn weight(result: &BlockResult) -> u64 {
-    (result.out.capacity() + result.matches.capacity() * std::mem::size_of::<crate::sink::Match>())
-        as u64
+    // Export rows are held beside the matches.
+    let rows: usize = result
+        .matches
+        .iter()
+        .filter_map(|m| m.row.as_ref())
+        .map(|r| r.bytes.len() + std::mem::size_of::<crate::sink::Row>())
+        .sum();
+    (result.out.capacity()
+        + result.matches.capacity() * std::mem::size_of::<crate::sink::Match>()
+        + rows) as u64
         + 256
 }
 
@@ -629,6 +637,15 @@ impl<'a> Writer<'a> {
 
     fn block(&mut self, target: usize, result: &BlockResult) -> io::Result<bool> {
         let take = result.matches.len().min(self.room());
+        if take > 0 {
+            let t = &self.targets[target];
+            self.sink.source(&crate::sink::Source {
+                target,
+                input: &t.input,
+                start: t.start,
+                lines_before: self.report.lines_before(target),
+            });
+        }
         self.sink.events(&result.out, &result.matches[..take])?;
         if self.targets[target].input.read_mode() != ReadMode::Batch {
             self.sink.flush()?;

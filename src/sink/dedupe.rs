@@ -139,6 +139,7 @@ impl<S: Sink, E: Write> Dedupe<S, E> {
                 text: &open.text,
                 key: &open.key,
                 meta: Some(&open.meta),
+                row: None,
             })?;
             // One event per request: a stage read after it is dropped.
             self.finished(id.clone());
@@ -272,6 +273,7 @@ mod tests {
                     text: text.as_bytes(),
                     key: &[],
                     meta: Some(&meta),
+                    row: None,
                 })
                 .unwrap();
             }

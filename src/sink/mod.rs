@@ -13,7 +13,8 @@ pub(crate) mod tally;
 pub(crate) mod timeline;
 
 pub use sinks::{
-    Counter, Counters, Grouper, Match, Matched, Meta, Printer, Sink, Stage, Stats, Totals,
+    Counter, Counters, Grouper, Match, Matched, Meta, Printer, Row, Sink, Source, Stage, Stats,
+    Totals,
 };
 pub use summary::Summary;
 pub use timeline::{Bucket, Timeline, TimelineSpec};

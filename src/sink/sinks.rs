@@ -15,6 +15,29 @@ pub struct Matched<'a> {
     pub text: &'a [u8],
     pub key: &'a [String],
     pub meta: Option<&'a Meta>,
+    /// `auditq export`: the event's row.
+    pub row: Option<&'a Row>,
+}
+
+/// An exported row as a worker built it ([`crate::export::row`]), and the line (0-based,
+/// within its block) its record starts on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Row {
+    pub line: u64,
+    pub bytes: Vec<u8>,
+}
+
+/// Where the events of the next block come from (for `auditq export`'s `source_file` and
+/// `source_line`).
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    /// The target's index in the run.
+    pub target: usize,
+    pub input: &'a crate::source::Input,
+    /// The byte the target was read from (a time range can start a file in the middle).
+    pub start: u64,
+    /// Lines of the target read before this block.
+    pub lines_before: u64,
 }
 
 /// What ordering and deduplication need to know of an event.
@@ -39,6 +62,8 @@ pub struct Match {
     pub key: Vec<String>,
     /// When the plan asks for it (`--dedupe`, `--merge`).
     pub meta: Option<Box<Meta>>,
+    /// `auditq export`: the event's row.
+    pub row: Option<Box<Row>>,
 }
 
 impl Match {
@@ -48,6 +73,7 @@ impl Match {
             text: &out[start..self.end],
             key: &self.key,
             meta: self.meta.as_deref(),
+            row: self.row.as_deref(),
         }
     }
 }
@@ -107,6 +133,8 @@ pub trait Sink {
     fn begin(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// The events that follow come from `source` (called before each block's events).
+    fn source(&mut self, _source: &Source<'_>) {}
     /// One matched event.
     fn event(&mut self, event: &Matched<'_>) -> io::Result<()>;
     /// Matched events whose texts are back to back in `out` (see [`Match::end`]).
@@ -128,6 +156,36 @@ pub trait Sink {
 impl<S: Sink + ?Sized> Sink for Box<S> {
     fn begin(&mut self) -> io::Result<()> {
         (**self).begin()
+    }
+
+    fn source(&mut self, source: &Source<'_>) {
+        (**self).source(source)
+    }
+
+    fn event(&mut self, event: &Matched<'_>) -> io::Result<()> {
+        (**self).event(event)
+    }
+
+    fn events(&mut self, out: &[u8], matches: &[Match]) -> io::Result<()> {
+        (**self).events(out, matches)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (**self).flush()
+    }
+
+    fn finish(&mut self, totals: &Totals) -> io::Result<()> {
+        (**self).finish(totals)
+    }
+}
+
+impl<S: Sink + ?Sized> Sink for &mut S {
+    fn begin(&mut self) -> io::Result<()> {
+        (**self).begin()
+    }
+
+    fn source(&mut self, source: &Source<'_>) {
+        (**self).source(source)
     }
 
     fn event(&mut self, event: &Matched<'_>) -> io::Result<()> {
@@ -394,6 +452,10 @@ impl<S: Sink, E: Write> Sink for Stats<S, E> {
         self.inner.begin()
     }
 
+    fn source(&mut self, source: &Source<'_>) {
+        self.inner.source(source)
+    }
+
     fn event(&mut self, event: &Matched<'_>) -> io::Result<()> {
         self.inner.event(event)
     }
@@ -468,6 +530,7 @@ mod tests {
             text,
             key,
             meta: None,
+            row: None,
         }
     }
 

@@ -384,6 +384,7 @@ mod tests {
                 text: b"",
                 key: k,
                 meta: None,
+                row: None,
             })
             .unwrap();
         }

@@ -845,6 +845,7 @@ mod tests {
                 text: b"",
                 key: &key,
                 meta: None,
+                row: None,
             })
             .unwrap();
         }

@@ -13,6 +13,7 @@ mod cli;
 mod corpus;
 mod docs;
 mod doctor;
+mod export;
 mod follow_scenarios;
 mod formats;
 mod fuzz_regressions;
