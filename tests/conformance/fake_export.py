@@ -77,7 +77,7 @@ def one(v, path):
 
 
 def text(v):
-    if isinstance(v, dict):
+    if isinstance(v, (dict, list)):
         return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
     return go_text(v)
 
@@ -138,7 +138,7 @@ def row(event, raw, seq):
         if any(isinstance(x, dict) for x in values):
             complex_bits |= 1 << bit
     code, array = one(event, ("responseStatus", "code"))
-    r["code"] = code if isinstance(code, int) and not isinstance(code, bool) and not array else None
+    r["code"] = code if isinstance(code, int) and not isinstance(code, bool) and not array and -(2**63) <= code < 2**63 else None
     if code is not None and r["code"] is None:
         complex_bits |= 1 << 13
     t = event.get("requestReceivedTimestamp", event.get("timestamp"))
@@ -186,7 +186,8 @@ def main(argv):
         sys.stderr.write(proc.stderr.decode("utf-8", "replace"))
         return proc.returncode
     rows = []
-    for seq, line in enumerate(proc.stdout.decode("utf-8").splitlines()):
+    lines = [l for l in proc.stdout.decode("utf-8", "replace").split("\n") if l]
+    for seq, line in enumerate(lines):
         rows.append(row(json.loads(line), line, seq))
     os.makedirs(out, exist_ok=True)
     table = pa.Table.from_pylist(rows, schema=SCHEMA)

@@ -42,7 +42,7 @@ fi
 rm -f "$stamp"
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --disable-pip-version-check -q \
-  --cache-dir target/pip-cache -r "$req"
+  --cache-dir "${PIP_CACHE_DIR:-target/pip-cache}" -r "$req"
 echo "$want" > "$stamp"
 echo "conformance setup: engines installed in $venv in $(( $(date +%s) - start )) s" >&2
 echo "$PWD/$venv/bin/python"
