@@ -178,6 +178,8 @@ def main(argv):
         elif args[i] == "-o":
             out = args[i + 1]
             i += 2
+        elif args[i] == "--":
+            i += 1
         else:
             inputs.append(args[i])
             i += 1

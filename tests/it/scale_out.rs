@@ -218,3 +218,76 @@ fn generated_queries_parse_vary_and_sometimes_match() {
         .count();
     assert!(lists >= 20, "only {lists} queries with value lists");
 }
+
+/// The Python blocks of docs/scale-out.md marked `# scale-out: NAME`, run as written
+/// against the bundled sample (`OUT`: its export; `LOG`: the log; `auditq` on PATH): each
+/// prints the lines auditq prints for the same query.
+#[test]
+fn scale_out_md_engine_paths_print_what_auditq_prints() {
+    let python = engines_python();
+    let markdown = std::fs::read_to_string(root().join("docs/scale-out.md")).unwrap();
+    let mut blocks: Vec<(String, String)> = Vec::new();
+    let mut current: Option<(String, String)> = None;
+    for line in markdown.lines() {
+        match current.as_mut() {
+            None if line == "```python" => current = Some((String::new(), String::new())),
+            Some(_) if line == "```" => {
+                let (name, code) = current.take().unwrap();
+                if !name.is_empty() {
+                    blocks.push((name, code));
+                }
+            }
+            Some((name, code)) => {
+                if let Some(n) = line.strip_prefix("# scale-out: ") {
+                    *name = n.trim().to_string();
+                }
+                code.push_str(line);
+                code.push('\n');
+            }
+            None => {}
+        }
+    }
+    assert!(blocks.len() >= 4, "docs/scale-out.md lost its engine paths");
+
+    let dir = tempfile::tempdir().unwrap();
+    let log = common::testdata("sample.log");
+    let out = dir.path().join("export");
+    let export = common::run([
+        "export",
+        "--format",
+        "parquet",
+        "-o",
+        common::arg(&out).as_str(),
+        "--",
+        common::arg(&log).as_str(),
+    ]);
+    assert_eq!(export.code, 0, "auditq export: {}", export.stderr);
+    let query = "verb=delete resource=secrets";
+    let want = common::run(["-o", "jsonl", query, "--", common::arg(&log).as_str()]).stdout;
+    assert!(!want.is_empty());
+    let bin_dir = Path::new(common::bin()).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let _one = ENGINES.lock().unwrap_or_else(|e| e.into_inner());
+    for (name, code) in blocks {
+        assert!(code.contains(query), "{name}: the block runs another query");
+        let code = code
+            .replace("OUT", &common::arg(&out))
+            .replace("LOG", &common::arg(&log));
+        let output = Command::new(&python)
+            .args(["-c", &code])
+            .env("PATH", &path)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{name}:\n{}", report(&output));
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            want,
+            "docs/scale-out.md `{name}` printed other lines than auditq"
+        );
+    }
+}
