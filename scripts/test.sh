@@ -3,6 +3,8 @@
 #  - Go and Debian's lumberjack package: the follow-mode tests rotate a real log with the
 #    library kube-apiserver uses (built in GOPATH mode, no module download).
 #  - AUDITQ_CORPUS: the real audit logs in ../shared/corpus (read, never copied).
+#  - The scale-out conformance suite's engines (DuckDB, chDB, PySpark, pyarrow, from PyPI)
+#    in target/conformance-venv: tests/conformance/setup.sh (fast when already there).
 # Test binaries: the unit tests, tests/it (all integration tests) and
 # tests/follow_lumberjack; AUDITQ_PROPTEST_CASES and AUDITQ_FOLLOW_MODEL_CASES raise the
 # property tests above their CI-sized defaults (docs/testing.md).
@@ -40,5 +42,8 @@ if [ ! -f "$AUDITQ_CORPUS/SOURCES.md" ]; then
   exit 2
 fi
 export AUDITQ_CORPUS="$(cd "$AUDITQ_CORPUS" && pwd)"
+
+AUDITQ_CONFORMANCE_PYTHON="$(tests/conformance/setup.sh | tail -1)"
+export AUDITQ_CONFORMANCE_PYTHON
 
 cargo test --release --all-targets "$@"

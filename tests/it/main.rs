@@ -23,5 +23,6 @@ mod policy_reference;
 mod presets;
 mod properties;
 mod reports;
+mod scale_out;
 mod serve;
 mod sql;
