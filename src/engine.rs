@@ -40,6 +40,9 @@ pub enum Output {
     /// Each match's text and these key fields, for a sink of the caller's own
     /// (`policy eval`); [`Engine::sink`] has none for it.
     Keyed(Vec<FieldRef>),
+    /// Only these key fields of each match, for a sink of the caller's own that needs no
+    /// text (`auditq rbac`); [`Engine::sink`] has none for it.
+    Keys(Vec<FieldRef>),
 }
 
 /// How the engine runs: built with [`Engine::new`] and its setters, then asked for the
@@ -200,6 +203,7 @@ impl Engine {
             Output::Summary { .. } => (Some(summary::key_fields()), false),
             Output::Timeline(spec) => (Some(timeline::key_fields(spec)), false),
             Output::Keyed(fields) => (Some(fields.clone()), true),
+            Output::Keys(fields) => (Some(fields.clone()), false),
             Output::Events(_) | Output::Count => (None, false),
         };
         Plan {
@@ -263,7 +267,9 @@ impl Engine {
     /// one): it gets the printer of the original lines.
     pub fn sink<'w>(&self, plan: &Plan, out: Box<dyn Write + 'w>) -> Box<dyn Sink + 'w> {
         let mut sink: Box<dyn Sink + 'w> = match &self.output {
-            Output::Events(_) | Output::Keyed(_) => Box::new(Printer::new(&plan.writer, out)),
+            Output::Events(_) | Output::Keyed(_) | Output::Keys(_) => {
+                Box::new(Printer::new(&plan.writer, out))
+            }
             Output::Count => Box::new(Counter::new(out)),
             Output::CountBy { fields, top, json } => {
                 Box::new(Grouper::with_options(fields, *top, *json, out))
@@ -312,7 +318,11 @@ mod tests {
         let keyed = Engine::new(Expr::All)
             .output_as(Output::Keyed(fields.clone()))
             .plan();
-        assert!(keyed.text_with_key && keyed.key_fields == Some(fields));
+        assert!(keyed.text_with_key && keyed.key_fields == Some(fields.clone()));
+        let keys = Engine::new(Expr::All)
+            .output_as(Output::Keys(fields.clone()))
+            .plan();
+        assert!(!keys.text_with_key && keys.key_fields == Some(fields));
         let merged = Engine::new(Expr::All).merge(Some(1)).plan();
         assert!(merged.meta);
         let served = Engine::new(Expr::All).fill_kind("audit.k8s.io/v1").plan();

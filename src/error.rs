@@ -19,6 +19,13 @@ pub enum Error {
     Output(#[source] io::Error),
     #[error(transparent)]
     Serve(#[from] crate::serve::ServeError),
+    /// A `--compare` RBAC file that cannot be read as Kubernetes objects.
+    #[error("{}: {error}", path.display())]
+    Rbac {
+        path: std::path::PathBuf,
+        #[source]
+        error: crate::rbac::compare::RbacFileError,
+    },
     #[error("{0}")]
     Other(String),
 }

@@ -6,6 +6,7 @@ pub(crate) mod config;
 pub(crate) mod doctor;
 pub(crate) mod policy;
 mod progress;
+pub(crate) mod rbac;
 pub(crate) mod serve;
 pub(crate) mod sql;
 
@@ -90,6 +91,7 @@ pub fn run(command: Command, env: &Env) -> Result<i32, Error> {
         Command::Policy(args) => policy::run(args, env),
         Command::Doctor(args) => doctor::run(args),
         Command::Sql(args) => sql::run(args, env),
+        Command::Rbac(args) => rbac::run(*args, env),
     }
 }
 
