@@ -143,6 +143,7 @@ pub fn run(args: RbacArgs, env: &Env) -> Result<i32, Error> {
     }
     let mut text = String::new();
     let mut json = Vec::new();
+    let mut reports = Vec::new();
     let generate_options = Options {
         prefer_roles: args.prefer_roles,
         widen: args.widen.map(|WidenArg::GetListWatch| Widen::GetListWatch),
@@ -152,7 +153,7 @@ pub fn run(args: RbacArgs, env: &Env) -> Result<i32, Error> {
         match &cluster {
             Some(rbac) => {
                 let c = compare::compare(rbac, subject, log, generated.denied);
-                json.push(compare::report(&c));
+                reports.push(compare::report(&c));
             }
             None => match args.output {
                 RbacFormat::Yaml => output::write_yaml(&generated, &mut text),
@@ -160,7 +161,18 @@ pub fn run(args: RbacArgs, env: &Env) -> Result<i32, Error> {
             },
         }
     }
-    if cluster.is_some() || args.output == RbacFormat::Json {
+    if cluster.is_some() && args.output == RbacFormat::Yaml {
+        text.push_str("subjects:\n");
+        for r in &reports {
+            output::write_entries(&mut text, r.iter().map(|(k, v)| (*k, v)), 2, true);
+        }
+        if reports.is_empty() {
+            text = "subjects: []\n".into();
+        }
+    } else if cluster.is_some() || args.output == RbacFormat::Json {
+        json.extend(reports.into_iter().map(|r| {
+            serde_json::Value::Object(r.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        }));
         let doc = serde_json::json!({ "subjects": json });
         text = match args.output {
             RbacFormat::Json => {

@@ -376,7 +376,7 @@ pub struct Comparison {
     pub subject: Subject,
     pub grants: Vec<Grant>,
     /// Allowed requests no grant allows (system:masters, another authorizer, or RBAC
-    /// changed since).
+    /// changed since); those the default ClusterRoles allow are not listed.
     pub unexplained: Vec<(Target, String, Evidence)>,
     pub denied: Vec<Denied>,
 }
@@ -439,9 +439,13 @@ pub fn compare(
             });
         }
     }
+    let defaults = super::rules::default_rules();
     let mut unexplained = Vec::new();
     for (target, usage) in &log.allowed {
-        let mut explained = false;
+        // The default ClusterRoles (bound to system:authenticated by every apiserver).
+        let mut explained = accesses(target, &[], true)
+            .iter()
+            .any(|a| defaults.iter().any(|r| allows(r, a)));
         for access in accesses(target, &usage.names_seen, usage.unnamed) {
             let mut this = false;
             for g in grants.iter_mut() {
@@ -486,8 +490,8 @@ fn grant_value(g: &Grant) -> Value {
     v
 }
 
-/// The report of one subject (YAML through [`super::output::yaml`], or JSON).
-pub fn report(c: &Comparison) -> Value {
+/// The report of one subject, its entries in reading order (JSON sorts them).
+pub fn report(c: &Comparison) -> Vec<(&'static str, Value)> {
     let used: Vec<&Grant> = c.grants.iter().filter(|g| g.used.events > 0).collect();
     let unused: Vec<&Grant> = c.grants.iter().filter(|g| g.used.events == 0).collect();
     let score = if c.grants.is_empty() {
@@ -495,25 +499,57 @@ pub fn report(c: &Comparison) -> Value {
     } else {
         json!(((used.len() as f64 / c.grants.len() as f64) * 1000.0).round() / 1000.0)
     };
-    json!({
-        "subject": {"kind": c.subject.kind(), "name": c.subject.display_name()},
-        "granted": c.grants.len(),
-        "used": used.len(),
-        "usageScore": score,
-        "sensitiveUnused": unused.iter().filter(|g| !sensitive(&g.rule).is_empty()).count(),
-        "rulesUsed": used.iter().map(|g| grant_value(g)).collect::<Vec<_>>(),
-        "rulesNeverUsed": unused.iter().map(|g| grant_value(g)).collect::<Vec<_>>(),
-        "allowedNotExplained": c.unexplained.iter().map(|(t, n, e)| {
-            let mut v = evidence_value(e);
-            v["request"] = json!(describe(t, n));
-            v
-        }).collect::<Vec<_>>(),
-        "denied": c.denied.iter().map(|d| {
-            let mut v = evidence_value(&d.evidence);
-            v["request"] = json!(describe(&d.target, &d.name));
-            v
-        }).collect::<Vec<_>>(),
-    })
+    let request = |t: &Target, n: &str, e: &Evidence| {
+        let mut v = json!({"request": describe(t, n)});
+        if let (Value::Object(m), Value::Object(e)) = (&mut v, evidence_value(e)) {
+            m.extend(e);
+        }
+        v
+    };
+    vec![
+        (
+            "subject",
+            json!({"kind": c.subject.kind(), "name": c.subject.display_name()}),
+        ),
+        ("granted", json!(c.grants.len())),
+        ("used", json!(used.len())),
+        ("usageScore", score),
+        (
+            "sensitiveUnused",
+            json!(
+                unused
+                    .iter()
+                    .filter(|g| !sensitive(&g.rule).is_empty())
+                    .count()
+            ),
+        ),
+        (
+            "rulesNeverUsed",
+            json!(unused.iter().map(|g| grant_value(g)).collect::<Vec<_>>()),
+        ),
+        (
+            "rulesUsed",
+            json!(used.iter().map(|g| grant_value(g)).collect::<Vec<_>>()),
+        ),
+        (
+            "allowedNotExplained",
+            json!(
+                c.unexplained
+                    .iter()
+                    .map(|(t, n, e)| request(t, n, e))
+                    .collect::<Vec<_>>()
+            ),
+        ),
+        (
+            "denied",
+            json!(
+                c.denied
+                    .iter()
+                    .map(|d| request(&d.target, &d.name, &d.evidence))
+                    .collect::<Vec<_>>()
+            ),
+        ),
+    ]
 }
 
 #[cfg(test)]
@@ -610,7 +646,10 @@ items:
         assert_eq!(c.grants.len(), 2);
         assert_eq!(c.grants.iter().filter(|g| g.used.events == 2).count(), 1);
         assert_eq!(c.unexplained.len(), 1);
-        let r = report(&c);
+        let r: serde_json::Map<String, Value> = report(&c)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
         assert_eq!(r["usageScore"], json!(0.5));
         assert_eq!(r["sensitiveUnused"], json!(1));
     }

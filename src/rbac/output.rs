@@ -70,7 +70,17 @@ fn write_after_key(out: &mut String, v: &Value, indent: usize) {
 
 /// A map in block style at `indent`; with `dash`, its first key follows a `- `.
 pub fn write_map(out: &mut String, m: &Map<String, Value>, indent: usize, dash: bool) {
-    for (i, (k, v)) in m.iter().enumerate() {
+    write_entries(out, m.iter().map(|(k, v)| (k.as_str(), v)), indent, dash);
+}
+
+/// Map entries in this order, in block style (see [`write_map`]).
+pub fn write_entries<'v>(
+    out: &mut String,
+    entries: impl Iterator<Item = (&'v str, &'v Value)>,
+    indent: usize,
+    dash: bool,
+) {
+    for (i, (k, v)) in entries.enumerate() {
         if i == 0 && dash {
             out.push_str(&" ".repeat(indent - 2));
             out.push_str("- ");

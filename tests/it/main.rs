@@ -21,6 +21,7 @@ mod policy_cli;
 mod policy_reference;
 mod presets;
 mod properties;
+mod rbac;
 mod reports;
 mod serve;
 mod sql;
