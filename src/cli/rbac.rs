@@ -148,7 +148,8 @@ pub fn run(args: RbacArgs, env: &Env) -> Result<i32, Error> {
         prefer_roles: args.prefer_roles,
         widen: args.widen.map(|WidenArg::GetListWatch| Widen::GetListWatch),
     };
-    for (subject, log) in &sink.subjects {
+    let requests = sink.requests;
+    for (subject, log) in &sink.into_subjects() {
         let generated = generate::generate(subject, log, &generate_options);
         match &cluster {
             Some(rbac) => {
@@ -189,7 +190,7 @@ pub fn run(args: RbacArgs, env: &Env) -> Result<i32, Error> {
         .map_err(Error::Output)?;
     Ok(if outcome.had_error {
         EXIT_ERROR
-    } else if sink.requests > 0 {
+    } else if requests > 0 {
         EXIT_MATCH
     } else {
         EXIT_NO_MATCH

@@ -424,7 +424,8 @@ mod tests {
         for r in requests {
             sink.add(r);
         }
-        let (s, log) = sink.subjects.iter().next().unwrap();
+        let subjects = sink.into_subjects();
+        let (s, log) = subjects.iter().next().unwrap();
         generate(s, log, options)
     }
 

@@ -19,7 +19,7 @@ pub mod rules;
 use crate::sink::{Matched, Sink, Totals};
 use crate::timefmt::Nanos;
 use rules::Access;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io;
 
 /// The fields each worker extracts (in this order).
@@ -203,7 +203,7 @@ pub fn verb_carries_name(verb: &str, resource: &str) -> bool {
     }
 }
 
-/// One request, from the key fields of its event.
+/// One request, from the key fields of its event (owned; see [`Fields`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     pub username: String,
@@ -214,10 +214,31 @@ pub struct Request {
     pub audit_id: String,
 }
 
+/// One request as the key fields of its event give it, borrowed (the sink's path: no
+/// allocation for a request like one seen before).
+#[derive(Debug, Clone, Copy)]
+pub struct Fields<'a> {
+    pub username: &'a str,
+    /// Comma-separated, as the engine joins them.
+    pub groups: &'a str,
+    pub verb: &'a str,
+    pub api_group: &'a str,
+    pub resource: &'a str,
+    pub subresource: &'a str,
+    pub namespace: &'a str,
+    /// The name the authorizer saw (see [`verb_carries_name`]).
+    pub name: &'a str,
+    /// Non-resource URL without its query string (empty for a resource request).
+    pub path: &'a str,
+    pub decision: Decision,
+    pub time: Option<Nanos>,
+    pub audit_id: &'a str,
+}
+
 /// The request an event stands for, if it is counted (its final stage) and the
 /// authorizer's decision is known: `authorization.k8s.io/decision`, else the response
 /// code (403 denied; 401 and 429 never reached the authorizer; any other code allowed).
-pub fn request(key: &[String]) -> Option<Request> {
+pub fn fields(key: &[String]) -> Option<Fields<'_>> {
     let get = |i: usize| key.get(i).map_or("", String::as_str);
     match get(11) {
         "" | "ResponseComplete" | "Panic" => {}
@@ -243,56 +264,194 @@ pub fn request(key: &[String]) -> Option<Request> {
     }
     let resource = get(6);
     let subresource = get(7);
-    let resource_request = !resource.is_empty();
-    let combined = if subresource.is_empty() {
-        resource.to_string()
-    } else {
-        format!("{resource}/{subresource}")
-    };
     let verb = get(4);
-    let access = if resource_request {
-        Access {
-            verb: verb.to_string(),
-            resource_request,
-            api_group: get(5).to_string(),
-            namespace: get(8).to_string(),
-            name: if verb_carries_name(verb, &combined) {
-                get(9).to_string()
-            } else {
-                String::new()
-            },
-            resource: combined,
-            path: String::new(),
-        }
-    } else {
-        let uri = get(10);
-        Access {
-            verb: verb.to_string(),
-            path: uri.split('?').next().unwrap_or("").to_string(),
-            ..Access::default()
-        }
+    let resource_request = !resource.is_empty();
+    let carries = match verb {
+        "create" => !subresource.is_empty(),
+        "list" | "watch" | "deletecollection" => false,
+        _ => true,
     };
+    Some(Fields {
+        username,
+        groups,
+        verb,
+        api_group: if resource_request { get(5) } else { "" },
+        resource,
+        subresource: if resource_request { subresource } else { "" },
+        namespace: if resource_request { get(8) } else { "" },
+        name: if resource_request && carries {
+            get(9)
+        } else {
+            ""
+        },
+        path: if resource_request {
+            ""
+        } else {
+            get(10).split('?').next().unwrap_or("")
+        },
+        decision,
+        time: crate::timefmt::parse_timestamp(get(14)),
+        audit_id: get(15),
+    })
+}
+
+impl Fields<'_> {
+    fn combined(&self) -> String {
+        if self.subresource.is_empty() {
+            self.resource.to_string()
+        } else {
+            format!("{}/{}", self.resource, self.subresource)
+        }
+    }
+
+    fn target(&self) -> Target {
+        Target {
+            verb: self.verb.to_string(),
+            resource_request: !self.resource.is_empty(),
+            api_group: self.api_group.to_string(),
+            resource: self.combined(),
+            namespace: self.namespace.to_string(),
+            path: self.path.to_string(),
+        }
+    }
+
+    /// The aggregation key, packed into `buf`.
+    fn pack(&self, buf: &mut String) {
+        buf.clear();
+        for part in [
+            self.verb,
+            self.api_group,
+            self.resource,
+            self.subresource,
+            self.namespace,
+            self.path,
+        ] {
+            buf.push_str(part);
+            buf.push('\0');
+        }
+    }
+}
+
+/// The request an event stands for, owned (see [`fields`]).
+pub fn request(key: &[String]) -> Option<Request> {
+    let f = fields(key)?;
+    let target = f.target();
     Some(Request {
-        username: username.to_string(),
-        groups: groups
+        username: f.username.to_string(),
+        groups: f
+            .groups
             .split(',')
             .filter(|g| !g.is_empty())
             .map(String::from)
             .collect(),
-        access,
-        decision,
-        time: crate::timefmt::parse_timestamp(get(14)),
-        audit_id: get(15).to_string(),
+        access: Access {
+            verb: target.verb,
+            resource_request: target.resource_request,
+            api_group: target.api_group,
+            resource: target.resource,
+            namespace: target.namespace,
+            name: f.name.to_string(),
+            path: target.path,
+        },
+        decision: f.decision,
+        time: f.time,
+        audit_id: f.audit_id.to_string(),
     })
+}
+
+/// One subject while the log is read: keyed by the packed request.
+#[derive(Default)]
+struct Live {
+    allowed: HashMap<Box<str>, (Target, Usage)>,
+    denied: HashMap<Box<str>, (Target, String, Evidence)>,
+    /// Group lists as the events carry them.
+    groups: HashSet<Box<str>>,
+}
+
+impl Live {
+    fn record(&mut self, f: &Fields<'_>, buf: &mut String) {
+        if !self.groups.contains(f.groups) {
+            self.groups.insert(f.groups.into());
+        }
+        f.pack(buf);
+        match f.decision {
+            Decision::Allowed => {
+                let (_, usage) = match self.allowed.get_mut(buf.as_str()) {
+                    Some(entry) => entry,
+                    None => self.allowed.entry(buf.as_str().into()).or_insert_with(|| {
+                        (
+                            f.target(),
+                            Usage {
+                                names: if f.name.is_empty() {
+                                    Names::Any
+                                } else {
+                                    Names::One(f.name.to_string())
+                                },
+                                names_seen: Vec::new(),
+                                unnamed: false,
+                                evidence: Evidence::default(),
+                            },
+                        )
+                    }),
+                };
+                if f.name.is_empty() {
+                    usage.unnamed = true;
+                } else if usage.names_seen.len() < NAMES_KEPT
+                    && !usage.names_seen.iter().any(|n| n == f.name)
+                {
+                    usage.names_seen.push(f.name.to_string());
+                }
+                if let Names::One(n) = &usage.names
+                    && n != f.name
+                {
+                    usage.names = Names::Any;
+                }
+                usage.evidence.add(f.time, f.audit_id);
+            }
+            Decision::Denied => {
+                buf.push_str(f.name);
+                let (_, _, evidence) = match self.denied.get_mut(buf.as_str()) {
+                    Some(entry) => entry,
+                    None => self
+                        .denied
+                        .entry(buf.as_str().into())
+                        .or_insert_with(|| (f.target(), f.name.to_string(), Evidence::default())),
+                };
+                evidence.add(f.time, f.audit_id);
+            }
+        }
+    }
+
+    fn into_log(self) -> SubjectLog {
+        SubjectLog {
+            allowed: self.allowed.into_values().collect(),
+            denied: self
+                .denied
+                .into_values()
+                .map(|(t, n, e)| ((t, n), e))
+                .collect(),
+            groups: self
+                .groups
+                .iter()
+                .flat_map(|g| g.split(','))
+                .filter(|g| !g.is_empty())
+                .map(String::from)
+                .collect(),
+        }
+    }
 }
 
 /// `auditq rbac`'s sink: each event's request added to its subjects' logs.
 #[derive(Default)]
 pub struct RbacSink {
     selection: Selection,
-    pub subjects: BTreeMap<Subject, SubjectLog>,
-    /// Of user names: the subject each stands for, or none (not selected).
-    known: HashMap<String, Option<Subject>>,
+    live: Vec<(Subject, Live)>,
+    /// Of user names: the index in `live` of the subject each stands for, or none (not
+    /// selected).
+    known: HashMap<Box<str>, Option<usize>>,
+    /// Of selected groups: their index in `live`.
+    groups: HashMap<String, usize>,
+    buf: String,
     /// Requests counted (allowed or denied) for a selected subject.
     pub requests: u64,
     /// Events at a stage that is not counted.
@@ -308,36 +467,64 @@ impl RbacSink {
         // Selected subjects appear even when the log has nothing of them.
         let users: Vec<String> = sink.selection.users.iter().cloned().collect();
         for u in users {
-            sink.subjects.entry(Subject::from_username(&u)).or_default();
+            sink.live
+                .push((Subject::from_username(&u), Live::default()));
+            sink.known.insert(u.into(), Some(sink.live.len() - 1));
         }
         let groups: Vec<String> = sink.selection.groups.iter().cloned().collect();
         for g in groups {
-            sink.subjects.entry(Subject::Group(g)).or_default();
+            sink.live.push((Subject::Group(g.clone()), Live::default()));
+            sink.groups.insert(g, sink.live.len() - 1);
         }
         sink
     }
 
-    /// Adds one request (also what the tests call directly).
+    /// Adds one request (the tests' way in).
     pub fn add(&mut self, r: &Request) {
-        let user_subject = match self.known.get(&r.username) {
-            Some(s) => s.clone(),
+        let groups = r.groups.join(",");
+        let (resource, subresource) = r
+            .access
+            .resource
+            .split_once('/')
+            .unwrap_or((r.access.resource.as_str(), ""));
+        self.add_fields(&Fields {
+            username: &r.username,
+            groups: &groups,
+            verb: &r.access.verb,
+            api_group: &r.access.api_group,
+            resource,
+            subresource,
+            namespace: &r.access.namespace,
+            name: &r.access.name,
+            path: &r.access.path,
+            decision: r.decision,
+            time: r.time,
+            audit_id: &r.audit_id,
+        });
+    }
+
+    fn add_fields(&mut self, f: &Fields<'_>) {
+        let index = match self.known.get(f.username) {
+            Some(i) => *i,
             None => {
-                let s = (self.selection.all || self.selection.users.contains(&r.username))
-                    .then(|| Subject::from_username(&r.username));
-                self.known.insert(r.username.clone(), s.clone());
-                s
+                let i = self.selection.all.then(|| {
+                    self.live
+                        .push((Subject::from_username(f.username), Live::default()));
+                    self.live.len() - 1
+                });
+                self.known.insert(f.username.into(), i);
+                i
             }
         };
         let mut counted = false;
-        if let Some(s) = user_subject {
-            Self::record(self.subjects.entry(s).or_default(), r);
+        if let Some(i) = index {
+            self.live[i].1.record(f, &mut self.buf);
             counted = true;
         }
-        if !self.selection.groups.is_empty() {
-            for g in &r.groups {
-                if self.selection.groups.contains(g) {
-                    let log = self.subjects.entry(Subject::Group(g.clone())).or_default();
-                    Self::record(log, r);
+        if !self.groups.is_empty() {
+            for g in f.groups.split(',') {
+                if let Some(&i) = self.groups.get(g) {
+                    self.live[i].1.record(f, &mut self.buf);
                     counted = true;
                 }
             }
@@ -347,59 +534,20 @@ impl RbacSink {
         }
     }
 
-    fn record(log: &mut SubjectLog, r: &Request) {
-        for g in &r.groups {
-            if !log.groups.contains(g) {
-                log.groups.insert(g.clone());
-            }
+    /// Every subject's log, in subject order.
+    pub fn into_subjects(self) -> BTreeMap<Subject, SubjectLog> {
+        let mut out: BTreeMap<Subject, SubjectLog> = BTreeMap::new();
+        for (s, live) in self.live {
+            out.insert(s, live.into_log());
         }
-        let a = &r.access;
-        let target = Target {
-            verb: a.verb.clone(),
-            resource_request: a.resource_request,
-            api_group: a.api_group.clone(),
-            resource: a.resource.clone(),
-            namespace: a.namespace.clone(),
-            path: a.path.clone(),
-        };
-        match r.decision {
-            Decision::Allowed => {
-                let usage = log.allowed.entry(target).or_insert_with(|| Usage {
-                    names: if a.name.is_empty() {
-                        Names::Any
-                    } else {
-                        Names::One(a.name.clone())
-                    },
-                    names_seen: Vec::new(),
-                    unnamed: false,
-                    evidence: Evidence::default(),
-                });
-                if a.name.is_empty() {
-                    usage.unnamed = true;
-                } else if usage.names_seen.len() < NAMES_KEPT && !usage.names_seen.contains(&a.name)
-                {
-                    usage.names_seen.push(a.name.clone());
-                }
-                if let Names::One(n) = &usage.names
-                    && *n != a.name
-                {
-                    usage.names = Names::Any;
-                }
-                usage.evidence.add(r.time, &r.audit_id);
-            }
-            Decision::Denied => log
-                .denied
-                .entry((target, a.name.clone()))
-                .or_default()
-                .add(r.time, &r.audit_id),
-        }
+        out
     }
 }
 
 impl Sink for RbacSink {
     fn event(&mut self, event: &Matched<'_>) -> io::Result<()> {
-        match request(event.key) {
-            Some(r) => self.add(&r),
+        match fields(event.key) {
+            Some(f) => self.add_fields(&f),
             None => {
                 if !matches!(
                     event.key.get(11).map(String::as_str),
@@ -497,10 +645,6 @@ mod tests {
 
     #[test]
     fn names_narrow_only_while_one_is_used() {
-        let mut sink = RbacSink::new(Selection {
-            all: true,
-            ..Selection::default()
-        });
         let get = |name: &str, id: &str| {
             request(&key(&[
                 (0, "system:serviceaccount:ns1:sa"),
@@ -513,21 +657,36 @@ mod tests {
             ]))
             .unwrap()
         };
-        sink.add(&get("a", "1"));
-        sink.add(&get("a", "2"));
         let s = Subject::ServiceAccount {
             namespace: "ns1".into(),
             name: "sa".into(),
         };
-        let log = &sink.subjects[&s];
-        let usage = log.allowed.values().next().unwrap();
+        let all = || {
+            RbacSink::new(Selection {
+                all: true,
+                ..Selection::default()
+            })
+        };
+        let (mut one, mut two) = (all(), all());
+        for sink in [&mut one, &mut two] {
+            sink.add(&get("a", "1"));
+            sink.add(&get("a", "2"));
+        }
+        let subjects = one.into_subjects();
+        let usage = subjects[&s].allowed.values().next().unwrap();
         assert_eq!(usage.names, Names::One("a".into()));
         assert_eq!(usage.evidence.samples, ["1", "2"]);
-        sink.add(&get("b", "3"));
-        let usage = sink.subjects[&s].allowed.values().next().unwrap();
+        two.add(&get("b", "3"));
+        let usage = two.into_subjects()[&s]
+            .allowed
+            .values()
+            .next()
+            .unwrap()
+            .clone();
         assert_eq!(
             (usage.names.clone(), usage.evidence.events),
             (Names::Any, 3)
         );
+        assert_eq!(usage.names_seen, ["a", "b"]);
     }
 }
