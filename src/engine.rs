@@ -43,6 +43,9 @@ pub enum Output {
     /// Each match's original line and its row of the exported table (`auditq export`,
     /// whose sink is its own); [`Engine::sink`] has none for it.
     Rows,
+    /// Only these key fields of each match, for a sink of the caller's own that needs no
+    /// text (`auditq rbac`); [`Engine::sink`] has none for it.
+    Keys(Vec<FieldRef>),
 }
 
 /// How the engine runs: built with [`Engine::new`] and its setters, then asked for the
@@ -203,6 +206,7 @@ impl Engine {
             Output::Summary { .. } => (Some(summary::key_fields()), false),
             Output::Timeline(spec) => (Some(timeline::key_fields(spec)), false),
             Output::Keyed(fields) => (Some(fields.clone()), true),
+            Output::Keys(fields) => (Some(fields.clone()), false),
             Output::Events(_) | Output::Count | Output::Rows => (None, false),
         };
         Plan {
@@ -267,7 +271,7 @@ impl Engine {
     /// one): it gets the printer of the original lines.
     pub fn sink<'w>(&self, plan: &Plan, out: Box<dyn Write + 'w>) -> Box<dyn Sink + 'w> {
         let mut sink: Box<dyn Sink + 'w> = match &self.output {
-            Output::Events(_) | Output::Keyed(_) | Output::Rows => {
+            Output::Events(_) | Output::Keyed(_) | Output::Rows | Output::Keys(_) => {
                 Box::new(Printer::new(&plan.writer, out))
             }
             Output::Count => Box::new(Counter::new(out)),
@@ -318,7 +322,11 @@ mod tests {
         let keyed = Engine::new(Expr::All)
             .output_as(Output::Keyed(fields.clone()))
             .plan();
-        assert!(keyed.text_with_key && keyed.key_fields == Some(fields));
+        assert!(keyed.text_with_key && keyed.key_fields == Some(fields.clone()));
+        let keys = Engine::new(Expr::All)
+            .output_as(Output::Keys(fields.clone()))
+            .plan();
+        assert!(!keys.text_with_key && keys.key_fields == Some(fields));
         let merged = Engine::new(Expr::All).merge(Some(1)).plan();
         assert!(merged.meta);
         let served = Engine::new(Expr::All).fill_kind("audit.k8s.io/v1").plan();

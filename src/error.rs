@@ -21,6 +21,13 @@ pub enum Error {
     Serve(#[from] crate::serve::ServeError),
     #[error(transparent)]
     Export(#[from] crate::export::ExportError),
+    /// A `--compare` RBAC file that cannot be read as Kubernetes objects.
+    #[error("{}: {error}", path.display())]
+    Rbac {
+        path: std::path::PathBuf,
+        #[source]
+        error: crate::rbac::compare::RbacFileError,
+    },
     #[error("{0}")]
     Other(String),
 }

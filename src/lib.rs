@@ -21,6 +21,7 @@ pub(crate) mod parse;
 pub mod policy;
 pub mod prefilter;
 pub mod query;
+pub mod rbac;
 pub(crate) mod report;
 pub mod search;
 pub(crate) mod serve;

@@ -28,7 +28,8 @@ use std::path::PathBuf;
         Query language: docs/query.md (fields user, group, as, verb, resource, subresource, ns, \
         name, apigroup, apiversion, stage, level, code, ip, ua, uri, auditid, decision, reason, \
         time, or any dotted JSON path); presets: @name as a term (auditq --presets).\n\n\
-        Audit policies: auditq policy lint|eval|explain (auditq policy --help; docs/policy.md)."
+        Audit policies: auditq policy lint|eval|explain (auditq policy --help; docs/policy.md).\n\n\
+        Least-privilege RBAC from the log: auditq rbac (auditq rbac --help; docs/rbac.md)."
 )]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
@@ -65,6 +66,7 @@ pub enum Command {
     Doctor(super::doctor::DoctorArgs),
     Sql(super::sql::SqlArgs),
     Export(Box<super::export::ExportArgs>),
+    Rbac(Box<super::rbac::RbacArgs>),
     /// `--completions SHELL`.
     Completions(clap_complete::Shell),
     /// `--man`.
@@ -106,6 +108,13 @@ pub enum Sub {
     /// written under temporary names and renamed into place only when the whole export
     /// succeeded (docs/scale-out.md).
     Export(Box<super::export::ExportArgs>),
+    /// Least-privilege RBAC from the audit log: Roles, ClusterRoles and bindings for what
+    /// each subject did, with evidence; or the cluster's RBAC compared with it (auditq
+    /// rbac --help; docs/rbac.md).
+    ///
+    /// Only allowed requests make rules (authorization.k8s.io/decision=allow, or a
+    /// response other than 401, 403 and 429 without it); 403s are listed as denied.
+    Rbac(Box<super::rbac::RbacArgs>),
 }
 
 /// Query text and inputs, as every command that reads logs takes them (search, follow,
@@ -354,6 +363,7 @@ impl Args {
             Some(Sub::Doctor(doctor)) => Command::Doctor(doctor),
             Some(Sub::Sql(sql)) => Command::Sql(sql),
             Some(Sub::Export(export)) => Command::Export(export),
+            Some(Sub::Rbac(rbac)) => Command::Rbac(rbac),
             None => Command::Search(Box::new(self.search)),
         }
     }

@@ -7,6 +7,7 @@ pub(crate) mod doctor;
 pub(crate) mod export;
 pub(crate) mod policy;
 mod progress;
+pub(crate) mod rbac;
 pub(crate) mod serve;
 pub(crate) mod sql;
 
@@ -92,6 +93,7 @@ pub fn run(command: Command, env: &Env) -> Result<i32, Error> {
         Command::Doctor(args) => doctor::run(args),
         Command::Sql(args) => sql::run(args, env),
         Command::Export(args) => export::run(*args, env),
+        Command::Rbac(args) => rbac::run(*args, env),
     }
 }
 

@@ -138,6 +138,11 @@ fn policy_md_examples_produce_their_documented_output() {
 }
 
 #[test]
+fn rbac_md_examples_produce_their_documented_output() {
+    check_page("rbac.md", 4);
+}
+
+#[test]
 fn formats_md_examples_produce_their_documented_output() {
     check_page("formats.md", 12);
 }

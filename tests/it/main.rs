@@ -22,6 +22,7 @@ mod policy_cli;
 mod policy_reference;
 mod presets;
 mod properties;
+mod rbac;
 mod reports;
 mod scale_out;
 mod serve;
