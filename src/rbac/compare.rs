@@ -383,15 +383,7 @@ pub struct Comparison {
 
 /// The accesses a target stands for: each name it was used with, and no name.
 fn accesses(target: &Target, names: &[String], unnamed: bool) -> Vec<Access> {
-    let base = Access {
-        verb: target.verb.clone(),
-        resource_request: target.resource_request,
-        api_group: target.api_group.clone(),
-        resource: target.resource.clone(),
-        namespace: target.namespace.clone(),
-        name: String::new(),
-        path: target.path.clone(),
-    };
+    let base = target.access();
     let mut out: Vec<Access> = names
         .iter()
         .map(|n| Access {

@@ -13,7 +13,7 @@
 //!   group, resource and names; then resources of the same group, verbs and names;
 //!   non-resource URLs of the same verbs. Never across API groups.
 
-use super::rules::{Access, PolicyRule, default_rules};
+use super::rules::{PolicyRule, default_rules};
 use super::{Evidence, Names, Subject, SubjectLog, Target};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -120,16 +120,7 @@ impl Atom {
 
 /// The order verbs are written in.
 fn verb_rank(verb: &str) -> (usize, &str) {
-    const ORDER: &[&str] = &[
-        "get",
-        "list",
-        "watch",
-        "create",
-        "update",
-        "patch",
-        "delete",
-        "deletecollection",
-    ];
+    const ORDER: &[&str] = crate::query::fields::VERBS;
     (
         ORDER.iter().position(|v| *v == verb).unwrap_or(ORDER.len()),
         verb,
@@ -258,15 +249,7 @@ pub fn generate(subject: &Subject, log: &SubjectLog, options: &Options) -> Gener
     let mut namespaced: BTreeMap<Atom, BTreeMap<String, Evidence>> = BTreeMap::new();
     for (target, usage) in &log.allowed {
         allowed.merge(&usage.evidence);
-        let access = Access {
-            verb: target.verb.clone(),
-            resource_request: target.resource_request,
-            api_group: target.api_group.clone(),
-            resource: target.resource.clone(),
-            namespace: target.namespace.clone(),
-            name: String::new(),
-            path: target.path.clone(),
-        };
+        let access = target.access();
         if defaults_rules
             .iter()
             .any(|r| super::rules::allows(r, &access))
@@ -396,6 +379,7 @@ pub fn generate(subject: &Subject, log: &SubjectLog, options: &Options) -> Gener
 mod tests {
     use super::super::{Decision, RbacSink, Request, Selection};
     use super::*;
+    use crate::rbac::rules::Access;
 
     fn req(user: &str, verb: &str, group: &str, resource: &str, ns: &str, name: &str) -> Request {
         Request {

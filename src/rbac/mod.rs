@@ -158,6 +158,21 @@ pub struct Target {
     pub path: String,
 }
 
+impl Target {
+    /// The request the authorizer saw for this target, with no name.
+    pub fn access(&self) -> rules::Access {
+        rules::Access {
+            verb: self.verb.clone(),
+            resource_request: self.resource_request,
+            api_group: self.api_group.clone(),
+            resource: self.resource.clone(),
+            namespace: self.namespace.clone(),
+            name: String::new(),
+            path: self.path.clone(),
+        }
+    }
+}
+
 /// The names used with one [`Target`].
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Names {
