@@ -46,4 +46,7 @@ export AUDITQ_CORPUS="$(cd "$AUDITQ_CORPUS" && pwd)"
 AUDITQ_CONFORMANCE_PYTHON="$(tests/conformance/setup.sh | tail -1)"
 export AUDITQ_CONFORMANCE_PYTHON
 
+# The conformance suite generates a log with the gen_audit example; `cargo test` builds
+# examples under hashed names only, so build the plain target/release/examples/gen_audit.
+cargo build --release --example gen_audit
 cargo test --release --all-targets "$@"

@@ -82,7 +82,7 @@ fn engines_return_what_auditq_returns() {
         .join("examples/gen_audit");
     assert!(
         gen_audit.is_file(),
-        "{} is missing: cargo test --all-targets builds it (or cargo build --release --example gen_audit)",
+        "{} is missing: scripts/test.sh builds it (cargo build --release --example gen_audit)",
         gen_audit.display()
     );
     let corpus = common::corpus_dir();
